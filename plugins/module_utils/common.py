@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+"""Glue shared by the modules. It never imports AnsibleModule: it takes one."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import traceback
+
+from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
+
+DEFAULT_TEMPLATE_STORE = '/var/lib/lago/store'
+DEFAULT_LEASE_DIR = '/var/lib/lago/subnets'
+
+# Option specs shared by the modules (documented in doc_fragments/lago.py).
+LIBVIRT_ARGS = dict(
+    libvirt_uri=dict(type='str', default='qemu:///system'),
+)
+TEMPLATE_ARGS = dict(
+    template_repo=dict(type='str'),
+    template_store=dict(type='path', default=DEFAULT_TEMPLATE_STORE),
+)
+LEASE_ARGS = dict(
+    lease_dir=dict(type='path', default=DEFAULT_LEASE_DIR),
+)
+
+
+@contextlib.contextmanager
+def lago_errors(module):
+    """Turn a LagoError raised inside the block into fail_json with its message."""
+    try:
+        yield
+    except LagoError as err:
+        module.fail_json(msg=str(err), exception=traceback.format_exc())
+
+
+def diff_of(before, after):
+    """An Ansible diff dict; before/after are dicts or strings."""
+    return dict(before=before, after=after)

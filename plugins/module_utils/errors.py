@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+"""The one exception hierarchy of the lago engine.
+
+Modules turn any LagoError into ``fail_json(msg=str(err))`` in one place
+(see common.run_module); everything else is a bug and shows its traceback.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+
+class LagoError(Exception):
+    """Base of every error the engine raises on purpose."""
+
+
+class SpecError(LagoError):
+    """An init file or an option is wrong; the message names the key."""
+
+
+class LockTimeout(LagoError):
+    """A file lock could not be taken in time."""
+
+
+class CommandError(LagoError):
+    """An external command (qemu-img, ssh, ...) failed.
+
+    ``argv``, ``rc`` and ``stderr`` are kept so callers can add context.
+    """
+
+    def __init__(self, argv, rc, stdout, stderr):
+        self.argv = list(argv)
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
+        detail = (stderr or stdout or '').strip()
+        super(CommandError, self).__init__(
+            '%s failed (exit %s): %s' % (self.argv[0], rc, detail or 'no output'))
+
+
+class LeaseError(LagoError):
+    """Subnet leasing failed (pool exhausted, subnet taken, ...)."""
+
+
+class TemplateError(LagoError):
+    """A template repository, provider or store problem."""
+
+
+class DiskError(LagoError):
+    """A disk image could not be created, inspected or changed."""
+
+
+class NetworkError(LagoError):
+    """A libvirt network could not be built or changed."""
+
+
+class DomainError(LagoError):
+    """A libvirt domain could not be built or changed."""
+
+
+class PrefixError(LagoError):
+    """A prefix is missing, inconsistent, or a lifecycle step failed."""
+
+
+class SnapshotError(LagoError):
+    """A snapshot or state-pool operation failed."""

@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+"""Small file helpers every part of the engine shares: atomic writes and flock."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import tempfile
+import time
+
+from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout
+
+
+def atomic_write(path, data, mode=0o644):
+    """Write ``data`` (bytes or str) to ``path`` through a temp file and rename.
+
+    A crash leaves either the old file or the new one, never half of one.
+    """
+    if isinstance(data, str):
+        data = data.encode('utf-8')
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.%s.' % os.path.basename(path), suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.rename(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, data, mode=0o644):
+    """Atomically write ``data`` as stable, human-readable JSON."""
+    atomic_write(path, json.dumps(data, indent=2, sort_keys=True) + '\n', mode=mode)
+
+
+def read_json(path, default=None):
+    """Read a JSON file; ``default`` when it does not exist."""
+    try:
+        with open(path, 'rb') as handle:
+            return json.loads(handle.read().decode('utf-8'))
+    except IOError as err:
+        if err.errno == errno.ENOENT and default is not None:
+            return default
+        raise
+
+
+@contextlib.contextmanager
+def file_lock(path, timeout=60.0, shared=False, what=None):
+    """Hold an flock on ``path`` (created if missing) for the ``with`` block.
+
+    The kernel drops the lock when the holder dies, so a killed process never
+    leaves a stale lock behind. Raises LockTimeout after ``timeout`` seconds.
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        os.makedirs(parent, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    flag = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, flag | fcntl.LOCK_NB)
+                break
+            except (IOError, OSError) as err:
+                if err.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockTimeout('timed out after %ss waiting for the lock on %s%s'
+                                      % (timeout, path, ' (%s)' % what if what else ''))
+                time.sleep(delay)
+                delay = min(delay * 2, 0.1)
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def remove_path(path):
+    """Remove a file or an empty directory; a missing one is fine. Returns True if removed."""
+    try:
+        if os.path.isdir(path) and not os.path.islink(path):
+            os.rmdir(path)
+        else:
+            os.unlink(path)
+        return True
+    except OSError as err:
+        if err.errno == errno.ENOENT:
+            return False
+        raise

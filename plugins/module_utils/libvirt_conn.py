@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+"""The one way the engine talks to libvirt: a cached connection per URI."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import os
+
+from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
+
+try:
+    import libvirt
+    HAS_LIBVIRT = True
+    LIBVIRT_IMPORT_ERROR = None
+except ImportError as _err:  # pragma: no cover - depends on the host
+    libvirt = None
+    HAS_LIBVIRT = False
+    LIBVIRT_IMPORT_ERROR = _err
+
+DEFAULT_URI = 'qemu:///system'
+
+_connections = {}
+
+
+def _silence(_ctx, _err):
+    """libvirt prints every error to stderr by default; we raise them instead."""
+
+
+def default_uri():
+    return os.environ.get('LIBVIRT_DEFAULT_URI') or DEFAULT_URI
+
+
+def connect(uri=None):
+    """Return an open libvirt connection for ``uri`` (cached for this process)."""
+    if not HAS_LIBVIRT:
+        raise LagoError('libvirt-python is required: pip install libvirt-python (%s)'
+                        % LIBVIRT_IMPORT_ERROR)
+    uri = uri or default_uri()
+    conn = _connections.get(uri)
+    if conn is not None:
+        try:
+            if conn.isAlive():
+                return conn
+        except libvirt.libvirtError:
+            pass
+    libvirt.registerErrorHandler(_silence, None)
+    try:
+        conn = libvirt.open(uri)
+    except libvirt.libvirtError as err:
+        raise LagoError('cannot connect to libvirt at %s: %s' % (uri, err.get_error_message()))
+    _connections[uri] = conn
+    return conn
+
+
+def is_no_such(err):
+    """True when a libvirtError means the object does not exist."""
+    return err.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_NETWORK,
+                                    libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT)
+
+
+def lookup_domain(conn, name):
+    """The domain called ``name`` or None."""
+    try:
+        return conn.lookupByName(name)
+    except libvirt.libvirtError as err:
+        if is_no_such(err):
+            return None
+        raise
+
+
+def lookup_network(conn, name):
+    """The network called ``name`` or None."""
+    try:
+        return conn.networkLookupByName(name)
+    except libvirt.libvirtError as err:
+        if is_no_such(err):
+            return None
+        raise

@@ -1,0 +1,74 @@
+# -*- coding: utf-8 -*-
+"""Fixtures shared by unit and lab tests.
+
+Lab tests (marker ``lab``) need the lab: run them through ``hack/lab exec``
+(``hack/lab test`` does). Outside the lab they are skipped, unless
+LAGO_LAB_REQUIRED=1 (set by the test suite), where a missing lab fails them:
+CI must never pass by skipping the real tests.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _lab_problem():
+    if not os.environ.get('LAGO_LAB'):
+        return 'not inside the lab (run through hack/lab exec)'
+    try:
+        import libvirt  # noqa: F401
+    except ImportError:
+        return 'libvirt-python is missing'
+    rc = subprocess.call(['virsh', '-q', '-c', 'qemu:///system', 'uri'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if rc != 0:
+        return 'libvirtd does not answer on qemu:///system'
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    if not any('lab' in item.keywords for item in items):
+        return
+    problem = _lab_problem()
+    if problem is None:
+        return
+    if os.environ.get('LAGO_LAB_REQUIRED') == '1':
+        raise pytest.UsageError('LAGO_LAB_REQUIRED=1 but the lab is not usable: %s' % problem)
+    for item in items:
+        if 'lab' in item.keywords:
+            item.add_marker(pytest.mark.skip(reason='lab test: %s' % problem))
+
+
+@pytest.fixture(scope='session')
+def libvirt_uri():
+    return 'qemu:///system'
+
+
+@pytest.fixture(scope='session')
+def lab_template_repo():
+    """Path of the lab's template repository JSON (built by hack/lab template)."""
+    path = os.environ.get('LAGO_LAB_TEMPLATE_REPO')
+    if not path or not os.path.exists(path):
+        pytest.fail('LAGO_LAB_TEMPLATE_REPO is not set or missing (%r): run hack/lab template' % path)
+    return path
+
+
+@pytest.fixture
+def unique_name():
+    """A short name unique to this test, safe for libvirt objects and bridges."""
+    return 'lt%s' % uuid.uuid4().hex[:6]
+
+
+@pytest.fixture
+def lab_dir(tmp_path_factory):
+    """A scratch directory for lab artefacts, removed after the test."""
+    path = tmp_path_factory.mktemp('lab')
+    yield str(path)
+    shutil.rmtree(str(path), ignore_errors=True)
