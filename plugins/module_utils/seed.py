@@ -1,0 +1,98 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+"""NoCloud seeds: the standard cloud-init files on a volume labelled ``cidata``.
+
+Any stock cloud image (cloud-init) and the collection's own templates
+(lago-nocloud) read the same three files:
+- meta-data: instance-id, local-hostname
+- user-data: #cloud-config with root's authorized keys and the VM's SSH host key
+- network-config: version 2, one entry per NIC matched by MAC
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import tempfile
+
+from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
+from ansible_collections.lago.lago.plugins.module_utils.runner import run
+
+SEED_LABEL = 'cidata'
+
+
+def _yaml(data):
+    # JSON is valid YAML 1.2 and needs no YAML library on the controller.
+    return json.dumps(data, indent=2, sort_keys=True) + '\n'
+
+
+def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqdn=None):
+    """The seed files as {name: text}.
+
+    ``nics``: list of dicts with ``mac`` and either ``address`` (CIDR) with
+    optional ``gateway`` / ``dns`` (list) / ``search`` (list) / ``mtu``, or
+    ``dhcp: True``. ``host_key``: (key_type, private, public) or None.
+    """
+    meta = {'instance-id': instance_id, 'local-hostname': hostname}
+    config = {
+        'hostname': hostname,
+        'manage_etc_hosts': True,
+        'disable_root': False,
+        'ssh_pwauth': False,
+        'ssh_authorized_keys': list(authorized_keys),
+        'users': [],
+    }
+    if fqdn:
+        config['fqdn'] = fqdn
+    if host_key:
+        key_type, private, public = host_key
+        config['ssh_deletekeys'] = True
+        config['ssh_genkeytypes'] = []
+        config['ssh_keys'] = {'%s_private' % key_type: private, '%s_public' % key_type: public}
+    ethernets = {}
+    for index, nic in enumerate(nics):
+        entry = {'match': {'macaddress': nic['mac'].lower()}, 'set-name': 'eth%d' % index}
+        if nic.get('dhcp'):
+            entry['dhcp4'] = True
+        else:
+            entry['dhcp4'] = False
+            entry['addresses'] = [nic['address']]
+            if nic.get('gateway'):
+                entry['routes'] = [{'to': 'default', 'via': nic['gateway']}]
+            if nic.get('dns') or nic.get('search'):
+                entry['nameservers'] = {'addresses': list(nic.get('dns') or []),
+                                        'search': list(nic.get('search') or [])}
+        if nic.get('mtu'):
+            entry['mtu'] = int(nic['mtu'])
+        ethernets['eth%d' % index] = entry
+    return {
+        'meta-data': _yaml(meta),
+        'user-data': '#cloud-config\n' + _yaml(config),
+        'network-config': _yaml({'version': 2, 'ethernets': ethernets}),
+    }
+
+
+def write_seed_image(path, files):
+    """Write ``files`` ({name: text}) as an ISO 9660 image labelled cidata at ``path``.
+
+    Built beside ``path`` and renamed into place, so a failure leaves nothing.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    workdir = tempfile.mkdtemp(prefix='.seed-', dir=directory)
+    partial = path + '.partial'
+    try:
+        names = []
+        for name, text in sorted(files.items()):
+            with open(os.path.join(workdir, name), 'w') as handle:
+                handle.write(text)
+            names.append(os.path.join(workdir, name))
+        run(['genisoimage', '-quiet', '-output', partial, '-volid', SEED_LABEL,
+             '-joliet', '-rock'] + names)
+        os.rename(partial, path)
+    finally:
+        remove_path(partial)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return path

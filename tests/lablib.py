@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+"""Helpers for lab tests: throwaway networks, VMs booted from the lab
+template, and SSH with strict host-key checking. Everything they create is
+registered with a Cleanup so a failing test still leaves nothing behind."""
+
+from __future__ import absolute_import, division, print_function
+
+import os
+import subprocess
+import time
+import uuid
+
+from lxml import etree
+
+from ansible_collections.lago.lago.plugins.module_utils import domain, seed, sshkeys
+from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect, lookup_network
+
+
+class Cleanup(object):
+    """Undo steps run in reverse order; failures are collected, not hidden."""
+
+    def __init__(self):
+        self._steps = []
+
+    def add(self, func, *args):
+        self._steps.append((func, args))
+
+    def run(self):
+        errors = []
+        while self._steps:
+            func, args = self._steps.pop()
+            try:
+                func(*args)
+            except Exception as err:  # keep undoing the rest
+                errors.append('%s%r: %s' % (func.__name__, args, err))
+        if errors:
+            raise AssertionError('cleanup failed: ' + '; '.join(errors))
+
+
+def make_nat_network(conn, name, third_octet, cleanup):
+    """A transient NAT network 192.168.<third_octet>.0/24 (gateway .1)."""
+    root = etree.Element('network')
+    etree.SubElement(root, 'name').text = name
+    etree.SubElement(root, 'forward', mode='nat')
+    etree.SubElement(root, 'bridge', name=name[:15])
+    etree.SubElement(root, 'ip', address='192.168.%d.1' % third_octet, netmask='255.255.255.0')
+    net = conn.networkCreateXML(etree.tostring(root).decode())
+    cleanup.add(_destroy_network, conn, name)
+    return net
+
+
+def _destroy_network(conn, name):
+    net = lookup_network(conn, name)
+    if net is not None and net.isActive():
+        net.destroy()
+
+
+def overlay(template, path):
+    subprocess.check_call(['qemu-img', 'create', '-q', '-f', 'qcow2', '-b', template, '-F', 'qcow2', path])
+    return path
+
+
+class BootedVM(object):
+    """A lab VM from a template: overlay disk, NoCloud seed, one NIC."""
+
+    def __init__(self, workdir, name, template, network, address, gateway, virt_type='qemu',
+                 memory=512):
+        self.workdir = workdir
+        self.name = name
+        self.address = address
+        self.key = os.path.join(workdir, 'id_rsa')
+        if not os.path.exists(self.key):
+            sshkeys.generate_keypair(self.key, key_type='ed25519')
+        host_private, host_public = sshkeys.make_host_key()
+        self.known_hosts = os.path.join(workdir, '%s.known_hosts' % name)
+        with open(self.known_hosts, 'w') as handle:
+            handle.write(sshkeys.known_hosts_line([address], host_public) + '\n')
+        self.mac = '52:54:00:%02x:%02x:%02x' % tuple(uuid.uuid4().bytes[:3])
+        self.console_log = os.path.join(workdir, '%s.console.log' % name)
+        disk = overlay(template, os.path.join(workdir, '%s.qcow2' % name))
+        files = seed.render_seed(
+            hostname=name, instance_id=str(uuid.uuid4()),
+            authorized_keys=[sshkeys.read_public_key(self.key + '.pub')],
+            nics=[{'mac': self.mac, 'address': '%s/24' % address, 'gateway': gateway, 'dns': [gateway]}],
+            host_key=('ed25519', host_private, host_public))
+        seed_path = seed.write_seed_image(os.path.join(workdir, '%s-seed.iso' % name), files)
+        self.xml = domain.build_domain_xml(
+            name, memory, 1,
+            disks=[{'path': disk, 'format': 'qcow2', 'dev': 'vda'},
+                   {'path': seed_path, 'format': 'raw', 'dev': 'vdb', 'readonly': True}],
+            nics=[{'network': network, 'mac': self.mac}],
+            virt_type=virt_type, console_log=self.console_log)
+
+    def start(self, conn, cleanup):
+        """Start the VM (transient); returns the monotonic start time."""
+        started = time.monotonic()
+        conn.createXML(self.xml, 0)
+        cleanup.add(domain.remove, conn, self.name)
+        return started
+
+    def ssh_argv(self, *command):
+        return ['ssh', '-i', self.key, '-o', 'UserKnownHostsFile=%s' % self.known_hosts,
+                '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
+                '-o', 'ConnectTimeout=3', '-o', 'LogLevel=ERROR',
+                'root@%s' % self.address] + list(command)
+
+    def ssh(self, *command, **kwargs):
+        return subprocess.run(self.ssh_argv(*command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=kwargs.get('timeout', 60), check=False)
+
+    def wait_for_ssh(self, timeout=180):
+        """Poll until an SSH login works; returns the monotonic time it did."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = self.ssh('true', timeout=15)
+            if last.returncode == 0:
+                return time.monotonic()
+            time.sleep(0.5)
+        tail = ''
+        if os.path.exists(self.console_log):
+            with open(self.console_log, errors='replace') as handle:
+                tail = ''.join(handle.readlines()[-40:])
+        raise AssertionError('no SSH login to %s within %ss (last: %s)\nconsole tail:\n%s'
+                             % (self.name, timeout, last.stderr.strip() if last else '-', tail))
+
+
+def lab_connection():
+    return connect('qemu:///system')
