@@ -61,7 +61,7 @@ def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqd
             entry['dhcp4'] = False
             entry['addresses'] = [nic['address']]
             if nic.get('gateway'):
-                entry['routes'] = [{'to': 'default', 'via': nic['gateway']}]
+                entry['routes'] = [{'to': '0.0.0.0/0', 'via': nic['gateway']}]
             if nic.get('dns') or nic.get('search'):
                 entry['nameservers'] = {'addresses': list(nic.get('dns') or []),
                                         'search': list(nic.get('search') or [])}
