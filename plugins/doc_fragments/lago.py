@@ -63,3 +63,15 @@ attributes:
     support: full
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
 '''
+
+    INFO_ATTRIBUTES = r'''
+attributes:
+  check_mode:
+    support: full
+    details: This module only reads; it never changes anything.
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: N/A
+    details: This module never changes anything.
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+'''

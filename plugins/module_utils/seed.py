@@ -34,7 +34,7 @@ def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqd
 
     ``nics``: list of dicts with ``mac`` and either ``address`` (CIDR) with
     optional ``gateway`` / ``dns`` (list) / ``search`` (list) / ``mtu``, or
-    ``dhcp: True``. ``host_key``: (key_type, private, public) or None.
+    ``dhcp: True``; a NIC with neither is brought up without an address. ``host_key``: (key_type, private, public) or None.
     """
     meta = {'instance-id': instance_id, 'local-hostname': hostname}
     config = {
@@ -55,10 +55,8 @@ def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqd
     ethernets = {}
     for index, nic in enumerate(nics):
         entry = {'match': {'macaddress': nic['mac'].lower()}, 'set-name': 'eth%d' % index}
-        if nic.get('dhcp'):
-            entry['dhcp4'] = True
-        else:
-            entry['dhcp4'] = False
+        entry['dhcp4'] = bool(nic.get('dhcp'))
+        if nic.get('address'):
             entry['addresses'] = [nic['address']]
             if nic.get('gateway'):
                 entry['routes'] = [{'to': '0.0.0.0/0', 'via': nic['gateway']}]

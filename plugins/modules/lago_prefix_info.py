@@ -1,0 +1,70 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+module: lago_prefix_info
+short_description: Describe a Lago prefix and the live state of its VMs and nets
+description:
+  - Lago's C(status) - reads the prefix's state file and asks libvirt for the
+    live state of every VM and net. Changes nothing.
+version_added: 0.1.0
+author: lago.lago developers
+options:
+  path:
+    description: The prefix directory.
+    type: path
+    required: true
+extends_documentation_fragment:
+  - lago.lago.lago.libvirt
+  - lago.lago.lago.info_attributes
+seealso:
+  - module: lago.lago.lago_prefix
+'''
+
+EXAMPLES = r'''
+- name: Lago's status
+  lago.lago.lago_prefix_info:
+    path: /var/lib/lago/prefixes/basic
+  register: lab
+
+- name: Show each VM's state and address
+  ansible.builtin.debug:
+    msg: "{{ item.key }}: {{ item.value.state }} at {{ item.value.address }}"
+  loop: "{{ lab.prefix.vms | dict2items }}"
+'''
+
+RETURN = r'''
+prefix:
+  description: The prefix as lago.lago.lago_prefix returns it, with C(state) for every VM and net.
+  returned: always
+  type: dict
+  sample:
+    path: /var/lib/lago/prefixes/basic
+    vms: {vm01: {address: 192.168.200.2, state: running}}
+    nets: {lan: {subnet: 192.168.200.0/24, state: active}}
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
+from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, describe, load_state
+
+
+def main():
+    argument_spec = dict(path=dict(type='path', required=True))
+    argument_spec.update(LIBVIRT_ARGS)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    layout = Layout(module.params['path'])
+    with lago_errors(module):
+        state = load_state(layout)
+        prefix = describe(layout, state, connect(module.params['libvirt_uri']))
+    module.exit_json(changed=False, prefix=prefix)
+
+
+if __name__ == '__main__':
+    main()
