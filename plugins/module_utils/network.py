@@ -258,7 +258,8 @@ def check(**spec):
     Without a subnet, addresses must be last octets: they are checked against
     a stand-in /24, which is exact for octets.
     """
-    spec['subnet'] = spec.get('subnet') or _UNLEASED
+    if spec.get('net_type', 'nat') != 'bridge':
+        spec['subnet'] = spec.get('subnet') or _UNLEASED
     describe(**spec)
 
 

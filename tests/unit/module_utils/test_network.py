@@ -108,6 +108,7 @@ def test_check_without_subnet_needs_last_octets():
 
 
 def test_bridge_type_takes_no_ip_configuration():
+    nw.check(name='l2', bridge='br', net_type='bridge', mtu=9000)
     desc = nw.describe('x-l2', 'x-l2', net_type='bridge', mtu=9000)
     assert desc['subnet'] is None and desc['dns'] is False and desc['mtu'] == 9000
     with pytest.raises(SpecError, match='type bridge has no IP configuration; remove dhcp, subnet'):
