@@ -85,8 +85,10 @@ def derive_names(owner_uuid, name, bridge=None):
     """(libvirt network name, bridge name) for network ``name`` of an owner.
 
     The libvirt name is ``<short id>-<name>`` as in Lago. The bridge gets as
-    much of that as fits 15 characters; a long name keeps its first letters
-    and a hash of the whole, so two long names never share a bridge.
+    much of that as fits 15 characters: ``<short id[:4]>-<name>``, and for a
+    long name its first letters plus 5 hex of its hash, so long names that
+    start alike still get different bridges. A clash that remains (another
+    interface of that name) makes libvirt refuse to start the network.
     """
     check_name(name)
     sid = short_id(owner_uuid)
