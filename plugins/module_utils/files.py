@@ -11,7 +11,9 @@ import errno
 import fcntl
 import json
 import os
+import signal
 import tempfile
+import threading
 import time
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout
@@ -55,6 +57,59 @@ def read_json(path, default=None):
         raise
 
 
+class _Expired(Exception):
+    """Raised by our SIGALRM handler to break a blocking flock()."""
+
+
+def _raise_expired(_signum, _frame):
+    raise _Expired()
+
+
+def _alarm_is_free():
+    """SIGALRM is ours to use: main thread, and no one else's handler or timer (e.g. pytest-timeout)."""
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN)
+            and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0))
+
+
+def _flock_blocking(fd, flag, timeout):
+    """Wait in flock() itself, so the kernel hands us the lock the moment it is free.
+
+    Sleep-and-retry polling leaves the lock idle between tries and lets busy
+    callers starve a sleeping one; a SIGALRM breaks the wait at ``timeout``.
+    True when the lock is held. A timer expiring just after the lock was taken
+    reports False: the caller then closes the fd, which drops the lock.
+    """
+    previous = signal.signal(signal.SIGALRM, _raise_expired)
+    try:
+        try:
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            fcntl.flock(fd, flag)
+            return True
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    except _Expired:
+        return False
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _flock_polling(fd, flag, deadline):
+    """Retry a non-blocking flock until ``deadline``; for threads and when SIGALRM is taken."""
+    delay = 0.002
+    while True:
+        try:
+            fcntl.flock(fd, flag | fcntl.LOCK_NB)
+            return True
+        except (IOError, OSError) as err:
+            if err.errno not in (errno.EAGAIN, errno.EACCES):
+                raise
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 @contextlib.contextmanager
 def file_lock(path, timeout=60.0, shared=False, what=None):
     """Hold an flock on ``path`` (created if missing) for the ``with`` block.
@@ -67,21 +122,14 @@ def file_lock(path, timeout=60.0, shared=False, what=None):
         os.makedirs(parent, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     flag = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
-    deadline = time.monotonic() + timeout
-    delay = 0.005
     try:
-        while True:
-            try:
-                fcntl.flock(fd, flag | fcntl.LOCK_NB)
-                break
-            except (IOError, OSError) as err:
-                if err.errno not in (errno.EAGAIN, errno.EACCES):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise LockTimeout('timed out after %ss waiting for the lock on %s%s'
-                                      % (timeout, path, ' (%s)' % what if what else ''))
-                time.sleep(delay)
-                delay = min(delay * 2, 0.1)
+        if timeout > 0 and _alarm_is_free():
+            locked = _flock_polling(fd, flag, 0) or _flock_blocking(fd, flag, timeout)
+        else:
+            locked = _flock_polling(fd, flag, time.monotonic() + max(timeout, 0))
+        if not locked:
+            raise LockTimeout('timed out after %ss waiting for the lock on %s%s'
+                              % (timeout, path, ' (%s)' % what if what else ''))
         yield fd
     finally:
         os.close(fd)

@@ -1,0 +1,590 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+"""libvirt networks from a plain description, and back.
+
+A *description* is a plain dict (what ``describe`` returns and ``parse_xml``
+reads back from libvirt), so "wanted versus actual" is a dict comparison::
+
+    name        libvirt network name (carries the owner's short id)
+    bridge      Linux bridge name (at most 15 characters)
+    type        nat | isolated | bridge
+    subnet      'A.B.C.0/24' (None for type bridge)
+    gateway     the host's address on the bridge, always the subnet's .1
+    dhcp        {'start': ip, 'end': ip} or None (no dynamic range)
+    hosts       [{'mac', 'ip', 'name'}] static DHCP reservations, sorted by ip
+    dns         False turns libvirt's DNS server off for the network
+    dns_domain  local DNS domain (answered by the network, never forwarded)
+    dns_hosts   {hostname: ip} DNS host records
+    mtu         int or None (libvirt's default)
+
+Types: ``nat`` forwards to the host's routes with NAT; ``isolated`` has the
+gateway address, DHCP and DNS but no forward; ``bridge`` is Lago's bridge
+network: a plain layer-2 bridge libvirt creates and owns, with no address on
+the host, no DHCP and no DNS (guests configure their own addresses).
+Attaching to an existing host bridge is not what ``bridge`` means here.
+
+DHCP and DNS host entries of a running network change live through
+``virNetworkUpdate``; every other change redefines the network and, when it
+is running, restarts it.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import hashlib
+import ipaddress
+import re
+
+from lxml import etree
+
+from ansible_collections.lago.lago.plugins.module_utils.errors import NetworkError, SpecError
+from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn
+
+TYPES = ('nat', 'isolated', 'bridge')
+STATES = ('present', 'started', 'stopped')
+BRIDGE_MAX_LEN = 15
+NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
+MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
+_LABEL = r'[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
+HOSTNAME_RE = re.compile(r'^(?=.{1,253}$)%s(\.%s)*$' % (_LABEL, _LABEL))
+# Parts of a description libvirt can change on a running network.
+LIVE_KEYS = ('hosts', 'dns_hosts')
+
+
+# --- names -------------------------------------------------------------------
+
+def short_id(owner_uuid):
+    """The owner's short id carried by every libvirt name (Lago: uuid[:8])."""
+    return owner_uuid[:8]
+
+
+def check_name(name):
+    """A network name must be usable inside a Linux bridge name."""
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise SpecError("name %r cannot make a valid bridge name: use 1 to 63 letters, digits, "
+                        "'-', '_' or '.', starting with a letter or digit" % name)
+
+
+def check_bridge_name(bridge):
+    """Linux's rules for an interface name (dev_valid_name), kept to printable ASCII."""
+    problem = None
+    if not isinstance(bridge, str) or not bridge:
+        problem = 'it is empty'
+    elif len(bridge) > BRIDGE_MAX_LEN:
+        problem = 'it is longer than %d characters' % BRIDGE_MAX_LEN
+    elif bridge in ('.', '..'):
+        problem = 'it is . or ..'
+    elif not re.match(r'^[A-Za-z0-9_.-]+$', bridge):
+        problem = "only letters, digits, '-', '_' and '.' are allowed"
+    if problem:
+        raise SpecError('bridge name %r is not valid: %s' % (bridge, problem))
+
+
+def derive_names(owner_uuid, name, bridge=None):
+    """(libvirt network name, bridge name) for network ``name`` of an owner.
+
+    The libvirt name is ``<short id>-<name>`` as in Lago. The bridge gets as
+    much of that as fits 15 characters: ``<short id[:4]>-<name>``, and for a
+    long name its first letters plus 5 hex of its hash, so long names that
+    start alike still get different bridges. A clash that remains (another
+    interface of that name) makes libvirt refuse to start the network.
+    """
+    check_name(name)
+    sid = short_id(owner_uuid)
+    if bridge is None:
+        bridge = '%s-%s' % (sid, name)
+        if len(bridge) > BRIDGE_MAX_LEN:
+            room = BRIDGE_MAX_LEN - 5
+            tail = name
+            if len(name) > room:
+                tail = name[:room - 5] + hashlib.sha1(name.encode('utf-8')).hexdigest()[:5]
+            bridge = '%s-%s' % (sid[:4], tail)
+    check_bridge_name(bridge)
+    return '%s-%s' % (sid, name), bridge
+
+
+def mac_for_ip(ip):
+    """Lago's MAC for a NIC with address ``ip``: 54:52 followed by the four octets."""
+    return '54:52:' + ':'.join('%02x' % octet for octet in ipaddress.IPv4Address(ip).packed)
+
+
+# --- descriptions ------------------------------------------------------------
+
+_UNLEASED = ipaddress.IPv4Network('0.0.0.0/24')
+
+
+def _address(value, net, where):
+    """The address ``value`` (a last octet or a full address) names inside ``net``."""
+    text = str(value).strip()
+    if text.isdigit():
+        if not 0 < int(text) < 255:
+            raise SpecError('%s %s: a last octet must be 1 to 254' % (where, text))
+        ip = net.network_address + int(text)
+    elif net is _UNLEASED:
+        raise SpecError('%s %s is a full address but the subnet is leased: give its last '
+                        'octet, or set subnet' % (where, text))
+    else:
+        try:
+            ip = ipaddress.IPv4Address(text)
+        except ValueError:
+            raise SpecError('%s %r is not an IPv4 address or a last octet' % (where, text))
+    if ip not in net or ip in (net.network_address, net.broadcast_address):
+        raise SpecError('%s %s is outside the subnet %s' % (where, ip, net))
+    if ip == net.network_address + 1:
+        raise SpecError('%s %s is the gateway of %s' % (where, ip, net))
+    return ip
+
+
+def _subnet(subnet):
+    try:
+        net = ipaddress.IPv4Network(str(subnet))
+    except ValueError as err:
+        raise SpecError('subnet %r is not an IPv4 network: %s' % (subnet, err))
+    if net.prefixlen > 30:
+        raise SpecError('subnet %s is too small: at most /30' % net)
+    return net
+
+
+def _dhcp(dhcp, net):
+    if not dhcp:
+        return None
+    missing = [key for key in ('start', 'end') if dhcp.get(key) in (None, '')]
+    if missing:
+        raise SpecError('dhcp needs start and end (missing: %s)' % ', '.join(missing))
+    start = _address(dhcp['start'], net, 'dhcp.start')
+    end = _address(dhcp['end'], net, 'dhcp.end')
+    if start > end:
+        raise SpecError('dhcp range %s-%s ends before it starts' % (start, end))
+    return dict(start=str(start), end=str(end))
+
+
+def _by_address(hosts):
+    """Host entries sorted by address (an entry without one first)."""
+    return sorted(hosts, key=lambda host: ipaddress.IPv4Address(host['ip'] or 0))
+
+
+def _unique(seen, value, where):
+    if value in seen:
+        raise SpecError('%s %s is used twice (%s and %s)' % (where, value, seen[value], where.split('.')[0]))
+    seen[value] = where.split('.')[0]
+
+
+def _hosts(hosts, net):
+    """Static DHCP reservations, checked: MAC and IP valid, in the subnet, each used once."""
+    result, macs, ips, names = [], {}, {}, {}
+    for index, host in enumerate(hosts or []):
+        where = 'hosts[%d]' % index
+        if not isinstance(host, dict) or not host.get('mac') or host.get('ip') in (None, ''):
+            raise SpecError('%s needs mac and ip' % where)
+        unknown = set(host) - {'mac', 'ip', 'name'}
+        if unknown:
+            raise SpecError('%s has unknown keys: %s' % (where, ', '.join(sorted(unknown))))
+        mac = str(host['mac']).strip().lower()
+        if not MAC_RE.match(mac):
+            raise SpecError('%s.mac %r is not a MAC address' % (where, host['mac']))
+        ip = _address(host['ip'], net, where + '.ip')
+        name = host.get('name')
+        if name is not None and not HOSTNAME_RE.match(str(name)):
+            raise SpecError('%s.name %r is not a valid host name' % (where, name))
+        _unique(macs, mac, where + '.mac')
+        _unique(ips, ip, where + '.ip')
+        if name is not None:
+            _unique(names, name, where + '.name')
+        result.append(dict(mac=mac, ip=str(ip), name=name))
+    return _by_address(result)
+
+
+def _dns_hosts(records, net):
+    result = {}
+    for hostname, ip in sorted((records or {}).items()):
+        if not HOSTNAME_RE.match(str(hostname)):
+            raise SpecError('dns_hosts: %r is not a valid host name' % hostname)
+        result[str(hostname)] = str(_address(ip, net, 'dns_hosts.%s' % hostname))
+    return result
+
+
+def _check_type(net_type):
+    if net_type not in TYPES:
+        raise SpecError('type %r is unknown: use one of %s' % (net_type, ', '.join(TYPES)))
+
+
+def _bridge_only(net_type, options):
+    """A bridge network carries no address: refuse options that would need one."""
+    given = sorted(key for key, value in options.items() if value)
+    if given:
+        raise SpecError('type %s has no IP configuration; remove %s' % (net_type, ', '.join(given)))
+
+
+def _mtu(mtu):
+    if mtu is None:
+        return None
+    if not 68 <= int(mtu) <= 65535:
+        raise SpecError('mtu %s is out of range (68 to 65535)' % mtu)
+    return int(mtu)
+
+
+def describe(name, bridge, net_type='nat', subnet=None, dhcp=None, hosts=None, dns=True,
+             dns_domain=None, dns_hosts=None, mtu=None):
+    """Validate a wanted network and return its description (see the module doc).
+
+    Addresses in ``dhcp``, ``hosts`` and ``dns_hosts`` are last octets or full
+    addresses. Raises SpecError naming the bad option before anything is touched.
+    """
+    _check_type(net_type)
+    if not name or '/' in name:
+        raise SpecError('network name %r is not valid: it must be non-empty, without /' % name)
+    check_bridge_name(bridge)
+    desc = dict(name=name, bridge=bridge, type=net_type, subnet=None, gateway=None, dhcp=None,
+                hosts=[], dns=False, dns_domain=None, dns_hosts={}, mtu=_mtu(mtu))
+    if net_type == 'bridge':
+        _bridge_only(net_type, dict(subnet=subnet, dhcp=dhcp, hosts=hosts,
+                                    dns_domain=dns_domain, dns_hosts=dns_hosts))
+        return desc
+    if subnet is None:
+        raise SpecError('type %s needs a subnet' % net_type)
+    net = subnet if subnet is _UNLEASED else _subnet(subnet)
+    if not dns and (dns_domain or dns_hosts):
+        raise SpecError('dns_domain and dns_hosts need dns enabled')
+    if dns_domain is not None and not HOSTNAME_RE.match(dns_domain):
+        raise SpecError('dns_domain %r is not a valid domain name' % dns_domain)
+    desc.update(subnet=str(net), gateway=str(net.network_address + 1), dhcp=_dhcp(dhcp, net),
+                hosts=_hosts(hosts, net), dns=bool(dns), dns_domain=dns_domain or None,
+                dns_hosts=_dns_hosts(dns_hosts, net))
+    return desc
+
+
+def check(**spec):
+    """Validate ``spec`` (describe's arguments) before a subnet is leased.
+
+    Without a subnet, addresses must be last octets: they are checked against
+    a stand-in /24, which is exact for octets.
+    """
+    if spec.get('net_type', 'nat') != 'bridge':
+        spec['subnet'] = spec.get('subnet') or _UNLEASED
+    describe(**spec)
+
+
+# --- XML ---------------------------------------------------------------------
+
+def _sub(parent, tag, text=None, **attrs):
+    node = etree.SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None})
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _dns_xml(root, desc):
+    if not desc['dns']:
+        _sub(root, 'dns', enable='no')
+        return
+    if desc['dns_domain']:
+        _sub(root, 'domain', name=desc['dns_domain'], localOnly='yes')
+    if desc['dns_hosts']:
+        dns = _sub(root, 'dns')
+        for ip, names in _by_ip(desc['dns_hosts']):
+            _dns_host_xml(dns, ip, names)
+
+
+def _by_ip(records):
+    """{hostname: ip} as [(ip, [hostnames])] sorted by address."""
+    grouped = {}
+    for hostname, ip in records.items():
+        grouped.setdefault(ip, []).append(hostname)
+    return [(ip, sorted(grouped[ip])) for ip in sorted(grouped, key=ipaddress.IPv4Address)]
+
+
+def _dns_host_xml(parent, ip, names):
+    node = _sub(parent, 'host', ip=ip)
+    for hostname in names:
+        _sub(node, 'hostname', hostname)
+    return node
+
+
+def _dhcp_host_xml(parent, host):
+    return _sub(parent, 'host', mac=host['mac'], name=host.get('name'), ip=host['ip'])
+
+
+def build_xml(desc, uuid=None):
+    """libvirt network XML (a str) for a description; ``uuid`` keeps an existing network's."""
+    root = etree.Element('network')
+    _sub(root, 'name', desc['name'])
+    if uuid:
+        _sub(root, 'uuid', uuid)
+    if desc['type'] == 'nat':
+        _sub(root, 'forward', mode='nat')
+    _sub(root, 'bridge', name=desc['bridge'], stp='on', delay='0')
+    if desc['mtu']:
+        _sub(root, 'mtu', size=desc['mtu'])
+    _dns_xml(root, desc)
+    if desc['subnet']:
+        net = ipaddress.IPv4Network(desc['subnet'])
+        ip = _sub(root, 'ip', address=desc['gateway'], prefix=net.prefixlen)
+        if desc['dhcp'] or desc['hosts']:
+            dhcp = _sub(ip, 'dhcp')
+            if desc['dhcp']:
+                _sub(dhcp, 'range', start=desc['dhcp']['start'], end=desc['dhcp']['end'])
+            for host in desc['hosts']:
+                _dhcp_host_xml(dhcp, host)
+    return etree.tostring(root, pretty_print=True, encoding='unicode')
+
+
+def _ipv4(root):
+    for node in root.findall('ip'):
+        if node.get('family', 'ipv4') == 'ipv4' and node.get('address'):
+            return node
+    return None
+
+
+def _parse_ip(root, desc):
+    node = _ipv4(root)
+    if node is None:
+        return
+    mask = node.get('prefix') or node.get('netmask') or '24'
+    net = ipaddress.IPv4Interface('%s/%s' % (node.get('address'), mask)).network
+    desc.update(subnet=str(net), gateway=node.get('address'))
+    rng = node.find('dhcp/range')
+    if rng is not None:
+        desc['dhcp'] = dict(start=rng.get('start'), end=rng.get('end'))
+    hosts = [dict(mac=(h.get('mac') or '').lower(), ip=h.get('ip'), name=h.get('name'))
+             for h in node.findall('dhcp/host')]
+    desc['hosts'] = _by_address(hosts)
+
+
+def _parse_type(root, has_ip):
+    forward = root.find('forward')
+    if forward is None:
+        return 'isolated' if has_ip else 'bridge'
+    mode = forward.get('mode', 'nat')
+    return 'nat' if mode == 'nat' else 'forward-%s' % mode
+
+
+def parse_xml(xml):
+    """The description of libvirt's network XML (the inverse of build_xml)."""
+    root = etree.fromstring(xml.encode('utf-8') if isinstance(xml, str) else xml)
+    bridge = root.find('bridge')
+    mtu = root.find('mtu')
+    domain = root.find('domain')
+    dns = root.find('dns')
+    desc = dict(name=root.findtext('name'), bridge=bridge.get('name') if bridge is not None else None,
+                type=None, subnet=None, gateway=None, dhcp=None, hosts=[],
+                dns=dns is None or dns.get('enable', 'yes') == 'yes',
+                dns_domain=domain.get('name') if domain is not None else None,
+                dns_hosts={}, mtu=int(mtu.get('size')) if mtu is not None else None)
+    _parse_ip(root, desc)
+    desc['type'] = _parse_type(root, desc['subnet'] is not None)
+    if desc['type'] == 'bridge':
+        desc['dns'] = False  # no address, so no DNS server whatever the XML says
+    for host in (dns.findall('host') if dns is not None else []):
+        for hostname in host.findall('hostname'):
+            if hostname.text:
+                desc['dns_hosts'][hostname.text] = host.get('ip')
+    return desc
+
+
+# --- live updates of DHCP and DNS host entries ------------------------------
+
+def _xml_of(builder, *args):
+    holder = etree.Element('holder')
+    return etree.tostring(builder(holder, *args), encoding='unicode')
+
+
+def host_updates(before, after):
+    """The virNetworkUpdate calls that turn ``before``'s host entries into ``after``'s.
+
+    A list of (command, section, xml) with command in delete|modify|add-last
+    and section in ip-dhcp-host|dns-host: deletions first so that an address
+    freed by one entry can be taken by another.
+    """
+    old = {host['mac']: host for host in before['hosts']}
+    new = {host['mac']: host for host in after['hosts']}
+    calls = [('delete', 'ip-dhcp-host', _xml_of(_dhcp_host_xml, old[mac]))
+             for mac in sorted(old) if mac not in new]
+    calls += [('modify', 'ip-dhcp-host', _xml_of(_dhcp_host_xml, new[mac]))
+              for mac in sorted(new) if mac in old and old[mac] != new[mac]]
+    calls += [('add-last', 'ip-dhcp-host', _xml_of(_dhcp_host_xml, new[mac]))
+              for mac in sorted(new) if mac not in old]
+    old_dns, new_dns = dict(_by_ip(before['dns_hosts'])), dict(_by_ip(after['dns_hosts']))
+    calls += [('delete', 'dns-host', _xml_of(_dns_host_xml, ip, names))
+              for ip, names in sorted(old_dns.items()) if new_dns.get(ip) != names]
+    calls += [('add-last', 'dns-host', _xml_of(_dns_host_xml, ip, names))
+              for ip, names in sorted(new_dns.items()) if old_dns.get(ip) != names]
+    return calls
+
+
+def _update_args(command, section):
+    lv = libvirt_conn.libvirt
+    commands = {'delete': lv.VIR_NETWORK_UPDATE_COMMAND_DELETE,
+                'modify': lv.VIR_NETWORK_UPDATE_COMMAND_MODIFY,
+                'add-last': lv.VIR_NETWORK_UPDATE_COMMAND_ADD_LAST}
+    sections = {'ip-dhcp-host': lv.VIR_NETWORK_SECTION_IP_DHCP_HOST,
+                'dns-host': lv.VIR_NETWORK_SECTION_DNS_HOST}
+    return commands[command], sections[section]
+
+
+def apply_updates(net, calls, live=True, config=True):
+    """Run host_updates() calls on a libvirt network object (no restart)."""
+    lv = libvirt_conn.libvirt
+    flags = ((lv.VIR_NETWORK_UPDATE_AFFECT_LIVE if live else 0)
+             | (lv.VIR_NETWORK_UPDATE_AFFECT_CONFIG if config else 0))
+    for command, section, xml in calls:
+        cmd, sec = _update_args(command, section)
+        _libvirt('cannot %s %s %s on network %s' % (command, section, xml.strip(), net.name()),
+                 net.update, cmd, sec, -1, xml, flags)
+
+
+# --- libvirt -----------------------------------------------------------------
+
+def _libvirt(what, func, *args):
+    """Call ``func``; a libvirtError becomes a NetworkError saying ``what`` failed."""
+    try:
+        return func(*args)
+    except libvirt_conn.libvirt.libvirtError as err:
+        raise NetworkError('%s: %s' % (what, err.get_error_message()))
+
+
+def read_network(conn, name):
+    """What libvirt has for network ``name``, or None.
+
+    dict(net, uuid, active, persistent, config, live): ``config`` is the
+    persistent definition (None for a transient network), ``live`` the
+    running one (None when inactive).
+    """
+    net = libvirt_conn.lookup_network(conn, name)
+    if net is None:
+        return None
+    active, persistent = bool(net.isActive()), bool(net.isPersistent())
+    inactive_flag = libvirt_conn.libvirt.VIR_NETWORK_XML_INACTIVE
+    return dict(net=net, uuid=net.UUIDString(), active=active, persistent=persistent,
+                config=parse_xml(net.XMLDesc(inactive_flag)) if persistent else None,
+                live=parse_xml(net.XMLDesc(0)) if active else None)
+
+
+def _static(desc):
+    """A description without what can change live."""
+    return {key: value for key, value in (desc or {}).items() if key not in LIVE_KEYS}
+
+
+def _with_hosts(desc, source):
+    """``desc`` with the live-changeable parts of ``source``."""
+    merged = dict(desc)
+    merged.update({key: source[key] for key in LIVE_KEYS})
+    return merged
+
+
+def plan(current, wanted, state):
+    """The steps turning ``current`` (read_network() or None) into ``wanted`` in ``state``.
+
+    Steps: ('define',), ('start',), ('stop',), ('restart',), ('update', calls, config)
+    where ``config`` says the update also changes the persistent definition.
+    """
+    if state not in STATES:
+        raise SpecError('state %r is unknown: use one of %s' % (state, ', '.join(STATES)))
+    if current is None:
+        return [('define',)] + ([('start',)] if state == 'started' else [])
+    config, live = current['config'], current['live']
+    if not current['active'] or state == 'stopped':
+        steps = [('stop',)] if current['active'] else []
+        steps += [('define',)] if config != wanted else []
+        return steps + ([('start',)] if state == 'started' else [])
+    if _static(live) != _static(wanted):
+        return [('define',), ('restart',)]
+    steps = []
+    calls = host_updates(live, wanted)
+    # The update can change the definition too only when it has the same entries.
+    both = config is not None and _with_hosts(config, live) == config
+    if calls:
+        steps.append(('update', calls, both))
+    if config is None or (_with_hosts(config, wanted) if both else config) != wanted:
+        steps.append(('define',))
+    return steps
+
+
+def _define(conn, desc, uuid):
+    return _libvirt('cannot define network %s' % desc['name'], conn.networkDefineXML,
+                    build_xml(desc, uuid))
+
+
+def _run(conn, current, wanted, steps):
+    """Carry out ``steps``; a network this call defined is undefined again on failure."""
+    net = current['net'] if current else None
+    uuid = current['uuid'] if current else None
+    created = False
+    try:
+        for step in steps:
+            if step[0] == 'define':
+                net, created = _define(conn, wanted, uuid), net is None
+                uuid = net.UUIDString()
+            elif step[0] in ('stop', 'restart'):
+                _libvirt('cannot stop network %s' % wanted['name'], net.destroy)
+            if step[0] in ('start', 'restart'):
+                _libvirt('cannot start network %s' % wanted['name'], net.create)
+            elif step[0] == 'update':
+                apply_updates(net, step[1], live=True, config=step[2])
+    except NetworkError:
+        if created:
+            _forget(net)
+        raise
+    return net
+
+
+def _forget(net):
+    """Best-effort removal of a network this run created."""
+    try:
+        if net.isActive():
+            net.destroy()
+        net.undefine()
+    except libvirt_conn.libvirt.libvirtError:
+        pass
+
+
+def view(desc, active):
+    """A description with its running state, as shown in diffs and results."""
+    return dict(desc, active=active) if desc else {}
+
+
+def reconcile(conn, wanted, state='present', check_mode=False):
+    """Make libvirt's network match the description ``wanted`` in ``state``.
+
+    Returns dict(changed, steps, before, after); before/after are view()s.
+    """
+    current = read_network(conn, wanted['name'])
+    steps = plan(current, wanted, state)
+    was_active = bool(current and current['active'])
+    before = view((current['live'] or current['config']) if current else None, was_active)
+    active = state == 'started' or (state == 'present' and was_active)
+    if steps and not check_mode:
+        _run(conn, current, wanted, steps)
+    return dict(changed=bool(steps), steps=[step[0] for step in steps],
+                before=before, after=view(wanted, active))
+
+
+def remove(conn, name, check_mode=False):
+    """Stop and undefine network ``name``. Returns dict(changed, before)."""
+    current = read_network(conn, name)
+    if current is None:
+        return dict(changed=False, before={})
+    before = view(current['live'] or current['config'], current['active'])
+    if not check_mode:
+        if current['active']:
+            _libvirt('cannot stop network %s' % name, current['net'].destroy)
+        if current['persistent']:
+            _libvirt('cannot undefine network %s' % name, current['net'].undefine)
+    return dict(changed=True, before=before)
+
+
+def set_host(conn, name, mac, ip, hostname=None):
+    """Reserve ``ip`` for ``mac`` on network ``name`` (live when it runs). True if changed.
+
+    For callers that add a VM to an existing network: the entry with the same
+    MAC is replaced, the network is not restarted.
+    """
+    current = read_network(conn, name)
+    if current is None:
+        raise NetworkError('network %s does not exist' % name)
+    actual = current['live'] or current['config']
+    hosts = [host for host in actual['hosts'] if host['mac'] != mac.lower()]
+    hosts.append(dict(mac=mac, ip=ip, name=hostname))
+    net = ipaddress.IPv4Network(actual['subnet'])
+    wanted = dict(actual, hosts=_hosts(hosts, net))
+    return reconcile(conn, wanted, 'present')['changed']

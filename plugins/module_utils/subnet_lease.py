@@ -1,0 +1,335 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+"""/24 subnet leases shared by every prefix on a host (Lago's scheme, crash-safe).
+
+A lease directory holds one file per leased /24, named by its third octet
+(``<N>.lease``) and holding JSON ``[<owner uuid file path>, <uuid>]``, exactly
+as Lago wrote them. An owner is a uuid file (a prefix's ``uuid``); a lease is
+stale once that file is gone or holds another uuid, and a stale lease is taken
+over by the next caller that needs a subnet.
+
+Every change happens under one exclusive flock on ``leases.lock`` in the lease
+directory (the kernel drops it when its holder dies) and every lease file is
+written to a temporary name and renamed, so a crash leaves either no lease or
+a whole one.
+
+A lease directory hands out third octets: pools with different bases that
+share a directory share the octets too (never a double lease, at worst a
+subnet left unused). Give each base its own directory to avoid that.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import collections
+import ipaddress
+import os
+import re
+import uuid as uuidlib
+
+from ansible_collections.lago.lago.plugins.module_utils.common import DEFAULT_LEASE_DIR
+from ansible_collections.lago.lago.plugins.module_utils.errors import LeaseError
+from ansible_collections.lago.lago.plugins.module_utils.files import (
+    atomic_write, file_lock, read_json, remove_path, write_json)
+
+DEFAULT_POOL = '192.168.200.0/24-192.168.255.0/24'
+LOCK_NAME = 'leases.lock'
+LEASE_SUFFIX = '.lease'
+LOCK_TIMEOUT = 30.0
+UUID_RE = re.compile(r'^[0-9a-f]{32}$')
+
+Owner = collections.namedtuple('Owner', 'path uuid')
+
+
+class Pool(collections.namedtuple('Pool', 'base first last')):
+    """The /24s ``<base>.<first>.0/24`` .. ``<base>.<last>.0/24`` (base = first two octets)."""
+
+    def octets(self):
+        return range(self.first, self.last + 1)
+
+    def cidr(self, octet):
+        return '%s.%d.0/24' % (self.base, octet)
+
+    def __contains__(self, octet):
+        return self.first <= octet <= self.last
+
+    def __str__(self):
+        return '%s-%s' % (self.cidr(self.first), self.cidr(self.last))
+
+
+# --- pools and subnets -------------------------------------------------------
+
+def _slash24(text, what):
+    """The /24 network ``text`` names (``a.b.c.0`` or ``a.b.c.0/24``)."""
+    try:
+        net = ipaddress.IPv4Network(text if '/' in text else text + '/24')
+    except ValueError as err:
+        raise LeaseError('%s %r is not a /24 network: %s' % (what, text, err))
+    if net.prefixlen != 24:
+        raise LeaseError('%s %r is not a /24 network' % (what, text))
+    return net
+
+
+def parse_pool(spec=None):
+    """A Pool from ``'A.B.C.0/24-A.B.D.0/24'`` or a CIDR of /16 to /24; None gives the default."""
+    if isinstance(spec, Pool):
+        return spec
+    spec = (spec or DEFAULT_POOL).strip()
+    if '-' in spec:
+        first_text, last_text = (part.strip() for part in spec.split('-', 1))
+        first = _slash24(first_text, 'pool start').network_address.packed
+        last = _slash24(last_text, 'pool end').network_address.packed
+    else:
+        try:
+            whole = ipaddress.IPv4Network(spec)
+        except ValueError as err:
+            raise LeaseError('pool %r is neither a range of /24s nor a CIDR: %s' % (spec, err))
+        if not 16 <= whole.prefixlen <= 24:
+            raise LeaseError('pool %r must span /24s inside one /16 (prefix length 16 to 24)' % spec)
+        first, last = whole.network_address.packed, whole.broadcast_address.packed
+    if first[:2] != last[:2]:
+        raise LeaseError('pool %r must stay inside one /16: leases are named by the third octet' % spec)
+    if first[2] > last[2]:
+        raise LeaseError('pool %r ends before it starts' % spec)
+    return Pool('%d.%d' % (first[0], first[1]), first[2], last[2])
+
+
+def subnet_octet(value):
+    """(base or None, third octet) of the /24 ``value`` names.
+
+    ``value`` may be the octet (``201``), the network (``192.168.201.0/24``)
+    or an address in it such as Lago's gateway (``192.168.201.1``).
+    """
+    text = str(value).strip()
+    if text.isdigit():
+        if int(text) > 255:
+            raise LeaseError('subnet %r is not a third octet (0 to 255)' % text)
+        return None, int(text)
+    try:
+        net = ipaddress.IPv4Network(text if '/' in text else text + '/24', strict=False)
+    except ValueError as err:
+        raise LeaseError('subnet %r is neither a third octet nor an IPv4 /24: %s' % (text, err))
+    if net.prefixlen != 24:
+        raise LeaseError('subnet %r must be a /24' % text)
+    packed = net.network_address.packed
+    return '%d.%d' % (packed[0], packed[1]), packed[2]
+
+
+def parse_subnet(value, pool=None):
+    """The third octet of the /24 ``value`` names (see subnet_octet), which must be in ``pool``."""
+    pool = parse_pool(pool)
+    base, octet = subnet_octet(value)
+    if (base or pool.base) != pool.base or octet not in pool:
+        raise LeaseError('subnet %s.%d.0/24 is outside the pool %s' % (base or pool.base, octet, pool))
+    return octet
+
+
+# --- owners ------------------------------------------------------------------
+
+def _read_uuid(path):
+    """The stripped content of a uuid file, or None when it cannot be read."""
+    try:
+        with open(path, 'r') as handle:
+            return handle.read(256).strip()
+    except (IOError, OSError, UnicodeDecodeError):
+        return None
+
+
+def read_owner(uuid_path):
+    """The Owner whose uuid file is ``uuid_path``; a clear error when it is missing or bad."""
+    path = os.path.abspath(uuid_path)
+    value = _read_uuid(path)
+    if value is None:
+        raise LeaseError('owner uuid file %s does not exist or cannot be read' % path)
+    if not UUID_RE.match(value):
+        raise LeaseError('owner uuid file %s does not hold a 32-character hex uuid' % path)
+    return Owner(path, value)
+
+
+def ensure_owner(uuid_path, uuid=None):
+    """Read the owner at ``uuid_path``, creating its uuid file first when it is missing.
+
+    Returns (Owner, created).
+    """
+    path = os.path.abspath(uuid_path)
+    if os.path.exists(path):
+        return read_owner(path), False
+    value = uuid or uuidlib.uuid4().hex
+    if not UUID_RE.match(value):
+        raise LeaseError('owner uuid %r is not 32 hex characters' % value)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    atomic_write(path, value + '\n')
+    return Owner(path, value), True
+
+
+def standalone_owner(lease_dir, key, create=True):
+    """(Owner, created) for something that leases on its own (e.g. a lone network ``key``).
+
+    Its uuid file is ``<lease_dir>/owners/<key>/uuid`` and its uuid is derived
+    from the lease directory and ``key``, so it is known before the file
+    exists (check mode) and stays the same when the file is recreated.
+    """
+    lease_dir = os.path.abspath(lease_dir)
+    path = os.path.join(lease_dir, 'owners', key, 'uuid')
+    value = uuidlib.uuid5(uuidlib.NAMESPACE_URL, 'lago-lease-owner:%s:%s' % (lease_dir, key)).hex
+    if create:
+        return ensure_owner(path, value)
+    return Owner(path, value), False
+
+
+def remove_owner(owner):
+    """Remove an owner's uuid file and its directory when that is left empty."""
+    removed = remove_path(owner.path)
+    try:
+        remove_path(os.path.dirname(owner.path))
+    except OSError:
+        pass  # the directory holds more than the uuid file: not ours to remove
+    return removed
+
+
+def owner_alive(owner):
+    """True while the owner's uuid file exists and still holds its uuid."""
+    return owner is not None and _read_uuid(owner.path) == owner.uuid
+
+
+# --- lease files ------------------------------------------------------------
+
+def lease_path(lease_dir, octet):
+    return os.path.join(lease_dir, '%d%s' % (octet, LEASE_SUFFIX))
+
+
+def _read_lease(path):
+    """The Owner recorded in a lease file; None for a missing or unreadable one."""
+    try:
+        data = read_json(path)
+    except (IOError, OSError, ValueError):
+        return None
+    if isinstance(data, list) and len(data) == 2 and all(isinstance(item, str) for item in data):
+        return Owner(*data)
+    return None
+
+
+def _lease_octets(lease_dir):
+    """Third octets of the lease files present in ``lease_dir``."""
+    try:
+        names = os.listdir(lease_dir)
+    except FileNotFoundError:
+        return []
+    octets = []
+    for name in names:
+        stem = name[:-len(LEASE_SUFFIX)]
+        if name.endswith(LEASE_SUFFIX) and stem.isdigit():
+            octets.append(int(stem))
+    return sorted(octets)
+
+
+def _sweep_temp_files(lease_dir):
+    """Remove temp files of writers that died mid-write (safe: we hold the lock)."""
+    for name in os.listdir(lease_dir):
+        if name.startswith('.') and name.endswith('.tmp') and LEASE_SUFFIX in name:
+            remove_path(os.path.join(lease_dir, name))
+
+
+def _lease_info(lease_dir, pool, octet):
+    holder = _read_lease(lease_path(lease_dir, octet))
+    return dict(octet=octet, subnet=pool.cidr(octet), path=lease_path(lease_dir, octet),
+                owner=holder.path if holder else None, uuid=holder.uuid if holder else None,
+                alive=owner_alive(holder))
+
+
+def list_leases(lease_dir=DEFAULT_LEASE_DIR, pool=None):
+    """Every lease in ``lease_dir``: octet, subnet, path, owner (uuid file), uuid, alive.
+
+    ``subnet`` is spelled with ``pool``'s base (the default pool's without one).
+    """
+    pool = parse_pool(pool)
+    return [_lease_info(lease_dir, pool, octet) for octet in _lease_octets(lease_dir)]
+
+
+def leases_of(lease_dir, owner, pool=None):
+    """The leases held by ``owner`` (same uuid file and uuid)."""
+    return [lease for lease in list_leases(lease_dir, pool)
+            if (lease['owner'], lease['uuid']) == tuple(owner)]
+
+
+# --- acquire and release ----------------------------------------------------
+
+def _lock(lease_dir, timeout):
+    return file_lock(os.path.join(lease_dir, LOCK_NAME), timeout=timeout,
+                     what='subnet leases in %s' % lease_dir)
+
+
+def _exhausted(lease_dir, pool):
+    leases = list_leases(lease_dir, pool)
+    holders = collections.OrderedDict()
+    for lease in leases:
+        holders.setdefault(lease['owner'] or '(unreadable lease)', []).append(str(lease['octet']))
+    shown = ['%s: %s' % (owner, ', '.join(octets)) for owner, octets in list(holders.items())[:10]]
+    if len(holders) > 10:
+        shown.append('and %d more owners' % (len(holders) - 10))
+    return LeaseError(
+        'no free subnet in pool %s: all %d subnets are leased (%d lease files in %s); '
+        'held by %s' % (pool, pool.last - pool.first + 1, len(leases), lease_dir, '; '.join(shown)))
+
+
+def _pick(lease_dir, pool, owner, wanted):
+    """(octet, already held by owner) for a wanted octet or the first free/stale one."""
+    present = set(_lease_octets(lease_dir))
+    if wanted is not None:
+        holder = _read_lease(lease_path(lease_dir, wanted)) if wanted in present else None
+        if holder is not None and tuple(holder) == tuple(owner):
+            return wanted, True
+        if owner_alive(holder):
+            raise LeaseError('subnet %s is leased to %s (uuid %s) in %s'
+                             % (pool.cidr(wanted), holder.path, holder.uuid, lease_dir))
+        return wanted, False
+    for octet in pool.octets():
+        if octet not in present or not owner_alive(_read_lease(lease_path(lease_dir, octet))):
+            return octet, False
+    raise _exhausted(lease_dir, pool)
+
+
+def _lease_result(lease_dir, pool, owner, octet, new):
+    net = ipaddress.IPv4Network(pool.cidr(octet))
+    return dict(octet=octet, subnet=str(net), gateway=str(net.network_address + 1),
+                path=lease_path(lease_dir, octet), owner=owner.path, uuid=owner.uuid, new=new)
+
+
+def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_run=False):
+    """Lease a /24 for ``owner`` (an Owner) and return it as a dict.
+
+    ``subnet`` asks for one /24 (see parse_subnet); held by the same owner it
+    is simply returned (``new`` False), held by a live owner or outside the
+    pool it is an error. Without ``subnet`` the first free or stale /24 of
+    ``pool`` is taken. ``dry_run`` only says what would be leased.
+    Keys: octet, subnet (CIDR), gateway, path, owner, uuid, new.
+    """
+    pool = parse_pool(pool)
+    wanted = None if subnet is None else parse_subnet(subnet, pool)
+    if dry_run:
+        octet, held = _pick(lease_dir, pool, owner, wanted)
+        return _lease_result(lease_dir, pool, owner, octet, not held)
+    with _lock(lease_dir, timeout):
+        _sweep_temp_files(lease_dir)
+        octet, held = _pick(lease_dir, pool, owner, wanted)
+        if not held:
+            write_json(lease_path(lease_dir, octet), [owner.path, owner.uuid])
+    return _lease_result(lease_dir, pool, owner, octet, not held)
+
+
+def release(lease_dir, owner, subnet, timeout=LOCK_TIMEOUT):
+    """Remove the lease of ``subnet`` if ``owner`` holds it; True when a lease was removed.
+
+    A lease held by anyone else (alive or stale) is left alone. The pool does
+    not matter here: the owner check alone decides.
+    """
+    octet = subnet_octet(subnet)[1]
+    path = lease_path(lease_dir, octet)
+    if not os.path.exists(path):
+        return False
+    with _lock(lease_dir, timeout):
+        holder = _read_lease(path)
+        if holder is None or tuple(holder) != tuple(owner):
+            return False
+        return remove_path(path)

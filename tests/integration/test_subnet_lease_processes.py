@@ -1,0 +1,116 @@
+# -*- coding: utf-8 -*-
+"""Subnet leases across real processes: concurrency, stale owners, a killed lock holder."""
+
+from __future__ import absolute_import, division, print_function
+
+import multiprocessing
+import os
+import signal
+import time
+
+import pytest
+
+from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl
+from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout
+from ansible_collections.lago.lago.plugins.module_utils.files import file_lock
+
+pytestmark = pytest.mark.lab
+
+CTX = multiprocessing.get_context('fork')
+
+
+def _lease_one(lease_dir, owner_path, barrier, results):
+    owner = sl.ensure_owner(owner_path)[0]
+    barrier.wait()
+    try:
+        results.put((owner_path, sl.acquire(lease_dir, owner, timeout=20)['subnet']))
+    except Exception as err:  # reported to the parent, which fails the test
+        results.put((owner_path, 'error: %s' % err))
+
+
+def _lease_at_once(lease_dir, owner_paths):
+    """Start one process per owner, release them together; {owner path: subnet}."""
+    barrier, results = CTX.Barrier(len(owner_paths)), CTX.Queue()
+    procs = [CTX.Process(target=_lease_one, args=(lease_dir, path, barrier, results))
+             for path in owner_paths]
+    for proc in procs:
+        proc.start()
+    got = dict(results.get(timeout=60) for _ in procs)
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    return got
+
+
+def test_twenty_processes_get_distinct_subnets_then_reclaim_stale(tmp_path):
+    lease_dir = str(tmp_path / 'subnets')
+    first = [str(tmp_path / ('a%02d' % i) / 'uuid') for i in range(20)]
+    got = _lease_at_once(lease_dir, first)
+    assert not [value for value in got.values() if value.startswith('error')], got
+    assert len(set(got.values())) == 20
+    leases = sl.list_leases(lease_dir)
+    assert len(leases) == 20 and all(lease['alive'] for lease in leases)
+    assert {lease['owner']: lease['subnet'] for lease in leases} == got
+
+    for path in first:
+        os.unlink(path)
+    assert not any(lease['alive'] for lease in sl.list_leases(lease_dir))
+    second = [str(tmp_path / ('b%02d' % i) / 'uuid') for i in range(20)]
+    regot = _lease_at_once(lease_dir, second)
+    # The stale leases are the lowest /24s of the pool, so they are taken again.
+    assert set(regot.values()) == set(got.values())
+    leases = sl.list_leases(lease_dir)
+    assert sorted(lease['owner'] for lease in leases) == sorted(second)
+    assert all(lease['alive'] for lease in leases)
+
+
+def _hold_lock(lock_path, ready):
+    with file_lock(lock_path):
+        ready.set()
+        time.sleep(120)
+
+
+def test_lock_holder_killed_with_sigkill_does_not_block(tmp_path):
+    lease_dir = str(tmp_path / 'subnets')
+    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    ready = CTX.Event()
+    holder = CTX.Process(target=_hold_lock, args=(os.path.join(lease_dir, sl.LOCK_NAME), ready))
+    holder.start()
+    try:
+        assert ready.wait(10)
+        with pytest.raises(LockTimeout):
+            sl.acquire(lease_dir, owner, timeout=0.3)
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.join(10)
+    assert holder.exitcode == -signal.SIGKILL
+    started = time.monotonic()
+    assert sl.acquire(lease_dir, owner, timeout=5)['subnet'] == '192.168.200.0/24'
+    assert time.monotonic() - started < 1
+
+
+def _die_before_rename(lease_dir, owner_path, ready):
+    """Lease, but stop for good between writing the temp file and renaming it."""
+    def stuck(*_args):
+        ready.set()
+        time.sleep(120)
+    os.rename = stuck
+    sl.acquire(lease_dir, sl.read_owner(owner_path))
+
+
+def test_writer_killed_mid_write_leaves_no_half_lease(tmp_path):
+    lease_dir = str(tmp_path / 'subnets')
+    dead = sl.ensure_owner(str(tmp_path / 'dead' / 'uuid'))[0]
+    ready = CTX.Event()
+    writer = CTX.Process(target=_die_before_rename, args=(lease_dir, dead.path, ready))
+    writer.start()
+    try:
+        assert ready.wait(10)
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.join(10)
+    assert [name for name in os.listdir(lease_dir) if name.endswith('.tmp')]
+    assert sl.list_leases(lease_dir) == []
+    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    assert sl.acquire(lease_dir, owner, timeout=5)['subnet'] == '192.168.200.0/24'
+    assert not [name for name in os.listdir(lease_dir) if name.endswith('.tmp')]

@@ -1,0 +1,209 @@
+# -*- coding: utf-8 -*-
+"""Network descriptions: names, validation, XML round trip, live-update plans."""
+
+from __future__ import absolute_import, division, print_function
+
+import pytest
+
+from ansible_collections.lago.lago.plugins.module_utils import network as nw
+from ansible_collections.lago.lago.plugins.module_utils.errors import SpecError
+
+UUID = '0123456789abcdef0123456789abcdef'
+SUBNET = '192.168.200.0/24'
+
+
+def nat(**extra):
+    args = dict(name='01234567-mgmt', bridge='01234567-mgmt', net_type='nat', subnet=SUBNET,
+                dhcp={'start': 100, 'end': 254},
+                hosts=[{'mac': '52:54:00:00:00:0A', 'ip': 10, 'name': 'vm01'},
+                       {'mac': '52:54:00:00:00:0b', 'ip': '192.168.200.11'}],
+                dns_domain='lago.local', dns_hosts={'vm01': 10, 'vm01-alias': 10, 'vm02': 11},
+                mtu=1400)
+    args.update(extra)
+    return nw.describe(**args)
+
+
+# --- names -------------------------------------------------------------------
+
+def test_names_carry_short_id_and_fit_bridge_limit():
+    assert nw.derive_names(UUID, 'mgmt') == ('01234567-mgmt', '01234567-mgmt')
+    assert nw.derive_names(UUID, 'management') == ('01234567-management', '0123-management')
+    long_a = nw.derive_names(UUID, 'management-network-a')[1]
+    long_b = nw.derive_names(UUID, 'management-network-b')[1]
+    assert len(long_a) == len(long_b) == 15 and long_a != long_b
+    assert long_a.startswith('0123-manag')
+
+
+def test_explicit_bridge_is_kept():
+    assert nw.derive_names(UUID, 'mgmt', bridge='br-lab') == ('01234567-mgmt', 'br-lab')
+
+
+@pytest.mark.parametrize('name', ['my net', 'a/b', '-lead', '', 'x' * 64, 'ünï'])
+def test_bad_network_name(name):
+    with pytest.raises(SpecError, match='cannot make a valid bridge name'):
+        nw.derive_names(UUID, name)
+
+
+@pytest.mark.parametrize('bridge, why', [
+    ('sixteen-chars-xx', 'it is longer than 15 characters'),
+    ('br:0', "only letters, digits"),
+    ('..', 'it is . or ..'),
+    ('', 'it is empty'),
+])
+def test_bad_bridge_name_is_named(bridge, why):
+    with pytest.raises(SpecError, match=r"bridge name %r is not valid: %s" % (bridge, why)):
+        nw.derive_names(UUID, 'mgmt', bridge=bridge)
+
+
+def test_mac_for_ip_is_lagos():
+    assert nw.mac_for_ip('192.168.200.10') == '54:52:c0:a8:c8:0a'
+
+
+# --- validation --------------------------------------------------------------
+
+def test_describe_normalizes_addresses():
+    desc = nat()
+    assert desc['gateway'] == '192.168.200.1'
+    assert desc['dhcp'] == {'start': '192.168.200.100', 'end': '192.168.200.254'}
+    assert desc['hosts'] == [
+        {'mac': '52:54:00:00:00:0a', 'ip': '192.168.200.10', 'name': 'vm01'},
+        {'mac': '52:54:00:00:00:0b', 'ip': '192.168.200.11', 'name': None}]
+    assert desc['dns_hosts'] == {'vm01': '192.168.200.10', 'vm01-alias': '192.168.200.10',
+                                 'vm02': '192.168.200.11'}
+
+
+@pytest.mark.parametrize('extra, message', [
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': '10.0.0.5'}]),
+     r'hosts\[0\]\.ip 10\.0\.0\.5 is outside the subnet 192\.168\.200\.0/24'),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5}, {'mac': '52:54:00:00:00:02', 'ip': '192.168.200.5'}]),
+     r'hosts\[1\]\.ip 192\.168\.200\.5 is used twice \(hosts\[0\] and hosts\[1\]\)'),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5}, {'mac': '52:54:00:00:00:01', 'ip': 6}]),
+     r'hosts\[1\]\.mac 52:54:00:00:00:01 is used twice \(hosts\[0\] and hosts\[1\]\)'),
+    (dict(hosts=[{'mac': 'nope', 'ip': 5}]), r"hosts\[0\]\.mac 'nope' is not a MAC address"),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 1}]), r'hosts\[0\]\.ip 192\.168\.200\.1 is the gateway'),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 255}]), r'a last octet must be 1 to 254'),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01'}]), r'hosts\[0\] needs mac and ip'),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5, 'nam': 'x'}]), r'hosts\[0\] has unknown keys: nam'),
+    (dict(dhcp={'start': 200, 'end': 100}), r'dhcp range 192\.168\.200\.200-192\.168\.200\.100 ends before'),
+    (dict(dhcp={'start': 100}), r'dhcp needs start and end \(missing: end\)'),
+    (dict(net_type='routed'), r"type 'routed' is unknown: use one of nat, isolated, bridge"),
+    (dict(bridge='way-too-long-bridge'), r"bridge name 'way-too-long-bridge' is not valid"),
+    (dict(dns=False), r'dns_domain and dns_hosts need dns enabled'),
+    (dict(dns_hosts={'bad name': 5}), r"dns_hosts: 'bad name' is not a valid host name"),
+    (dict(mtu=10), r'mtu 10 is out of range'),
+    (dict(subnet='192.168.200.0/31'), r'too small'),
+    (dict(subnet=None), r'type nat needs a subnet'),
+])
+def test_validation_messages(extra, message):
+    with pytest.raises(SpecError, match=message):
+        nat(**extra)
+
+
+def test_check_without_subnet_needs_last_octets():
+    spec = dict(name='mgmt', bridge='br', net_type='nat', hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5}])
+    nw.check(**spec)
+    spec['hosts'][0]['ip'] = '192.168.200.5'
+    with pytest.raises(SpecError, match=r'hosts\[0\]\.ip 192\.168\.200\.5 is a full address but the subnet is leased'):
+        nw.check(**spec)
+
+
+def test_bridge_type_takes_no_ip_configuration():
+    nw.check(name='l2', bridge='br', net_type='bridge', mtu=9000)
+    desc = nw.describe('x-l2', 'x-l2', net_type='bridge', mtu=9000)
+    assert desc['subnet'] is None and desc['dns'] is False and desc['mtu'] == 9000
+    with pytest.raises(SpecError, match='type bridge has no IP configuration; remove dhcp, subnet'):
+        nw.describe('x-l2', 'x-l2', net_type='bridge', subnet=SUBNET, dhcp={'start': 1, 'end': 2})
+
+
+# --- XML ---------------------------------------------------------------------
+
+@pytest.mark.parametrize('desc', [
+    nat(),
+    nat(net_type='isolated', dhcp=None, mtu=None, dns_domain=None, dns_hosts=None),
+    nat(hosts=[], dns=False, dns_domain=None, dns_hosts=None),
+    nw.describe('x-l2', 'x-l2', net_type='bridge'),
+])
+def test_build_parse_round_trip(desc):
+    assert nw.parse_xml(nw.build_xml(desc)) == desc
+
+
+def test_build_keeps_uuid_and_escapes_nothing_by_hand():
+    xml = nw.build_xml(nat(), uuid='235f6d1c-541c-41c1-8f9b-8c62178c8a38')
+    assert '<uuid>235f6d1c-541c-41c1-8f9b-8c62178c8a38</uuid>' in xml
+    assert '<forward mode="nat"/>' in xml and '<mtu size="1400"/>' in xml
+
+
+def test_parse_libvirts_own_xml():
+    xml = """<network>
+      <name>01234567-mgmt</name>
+      <uuid>235f6d1c-541c-41c1-8f9b-8c62178c8a38</uuid>
+      <forward mode='nat'><nat><port start='1024' end='65535'/></nat></forward>
+      <bridge name='01234567-mgmt' stp='on' delay='0'/>
+      <mac address='52:54:00:14:14:44'/>
+      <ip address='192.168.200.1' netmask='255.255.255.0'>
+        <dhcp><host mac='52:54:00:00:00:05' name='vm1' ip='192.168.200.5'/></dhcp>
+      </ip>
+      <ip family='ipv6' address='fd00::1' prefix='64'/>
+    </network>"""
+    desc = nw.parse_xml(xml)
+    assert desc == dict(name='01234567-mgmt', bridge='01234567-mgmt', type='nat', subnet=SUBNET,
+                        gateway='192.168.200.1', dhcp=None,
+                        hosts=[dict(mac='52:54:00:00:00:05', ip='192.168.200.5', name='vm1')],
+                        dns=True, dns_domain=None, dns_hosts={}, mtu=None)
+
+
+# --- plans -------------------------------------------------------------------
+
+def current(desc, active=True, config=None):
+    return dict(net=None, uuid='u', active=active, persistent=True,
+                config=config or desc, live=desc if active else None)
+
+
+def test_host_updates_delete_modify_add_in_order():
+    before = nat()
+    after = nat(hosts=[{'mac': '52:54:00:00:00:0a', 'ip': 12, 'name': 'vm01'},
+                       {'mac': '52:54:00:00:00:0c', 'ip': 13}],
+                dns_hosts={'vm01': 12, 'vm01-alias': 12, 'vm02': 11})
+    calls = nw.host_updates(before, after)
+    assert [(cmd, section) for cmd, section, _ in calls] == [
+        ('delete', 'ip-dhcp-host'), ('modify', 'ip-dhcp-host'), ('add-last', 'ip-dhcp-host'),
+        ('delete', 'dns-host'), ('add-last', 'dns-host')]
+    assert 'mac="52:54:00:00:00:0b"' in calls[0][2]
+    assert 'ip="192.168.200.12"' in calls[1][2]
+    assert '<hostname>vm01-alias</hostname>' in calls[4][2]
+
+
+def test_plan_new_network():
+    assert nw.plan(None, nat(), 'present') == [('define',)]
+    assert nw.plan(None, nat(), 'started') == [('define',), ('start',)]
+
+
+def test_plan_unchanged_is_empty():
+    assert nw.plan(current(nat()), nat(), 'started') == []
+    assert nw.plan(current(nat()), nat(), 'present') == []
+    assert nw.plan(current(nat(), active=False), nat(), 'stopped') == []
+
+
+def test_plan_host_change_on_running_network_is_live():
+    wanted = nat(hosts=[{'mac': '52:54:00:00:00:0d', 'ip': 20}])
+    steps = nw.plan(current(nat()), wanted, 'started')
+    assert [step[0] for step in steps] == ['update']
+    assert steps[0][2] is True  # the definition changes with it
+
+
+def test_plan_host_change_when_definition_differs_from_live():
+    config = nat(mtu=9000)
+    steps = nw.plan(current(nat(), config=config), nat(hosts=[]), 'started')
+    assert [step[0] for step in steps] == ['update', 'define']
+
+
+def test_plan_other_change_restarts_running_network():
+    assert nw.plan(current(nat()), nat(mtu=9000), 'present') == [('define',), ('restart',)]
+
+
+def test_plan_inactive_and_state_changes():
+    assert nw.plan(current(nat(), active=False), nat(mtu=9000), 'started') == [('define',), ('start',)]
+    assert nw.plan(current(nat()), nat(), 'stopped') == [('stop',)]
+    assert nw.plan(current(nat()), nat(mtu=9000), 'stopped') == [('stop',), ('define',)]
+    with pytest.raises(SpecError, match="state 'gone' is unknown"):
+        nw.plan(None, nat(), 'gone')

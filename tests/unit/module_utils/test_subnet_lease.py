@@ -1,0 +1,207 @@
+# -*- coding: utf-8 -*-
+"""Subnet leases: naming, pools, staleness, ownership, locking (one process)."""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import os
+
+import pytest
+
+from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl
+from ansible_collections.lago.lago.plugins.module_utils.errors import LeaseError, LockTimeout
+from ansible_collections.lago.lago.plugins.module_utils.files import file_lock
+
+
+@pytest.fixture
+def lease_dir(tmp_path):
+    return str(tmp_path / 'subnets')
+
+
+@pytest.fixture
+def make_owner(tmp_path):
+    def make(name):
+        return sl.ensure_owner(str(tmp_path / name / 'uuid'))[0]
+    return make
+
+
+def test_lease_file_is_named_by_third_octet_and_holds_owner(lease_dir, make_owner):
+    owner = make_owner('p1')
+    lease = sl.acquire(lease_dir, owner)
+    assert lease['subnet'] == '192.168.200.0/24'
+    assert lease['gateway'] == '192.168.200.1'
+    assert lease['path'] == os.path.join(lease_dir, '200.lease')
+    with open(lease['path']) as handle:
+        assert json.load(handle) == [owner.path, owner.uuid]
+
+
+@pytest.mark.parametrize('spec, expected', [
+    (None, ('192.168', 200, 255)),
+    ('10.20.0.0/16', ('10.20', 0, 255)),
+    ('192.168.200.0/21', ('192.168', 200, 207)),
+    ('10.0.5.0/24-10.0.9.0/24', ('10.0', 5, 9)),
+    ('10.0.5.0 - 10.0.9.0', ('10.0', 5, 9)),
+])
+def test_parse_pool(spec, expected):
+    assert tuple(sl.parse_pool(spec)) == expected
+
+
+@pytest.mark.parametrize('spec, message', [
+    ('10.0.0.0/8', 'inside one /16'),
+    ('10.0.250.0/24-10.1.3.0/24', 'inside one /16'),
+    ('10.0.9.0/24-10.0.5.0/24', 'ends before it starts'),
+    ('10.0.5.0/25-10.0.9.0/24', 'is not a /24 network'),
+    ('nonsense', 'neither a range of /24s nor a CIDR'),
+])
+def test_parse_pool_errors(spec, message):
+    with pytest.raises(LeaseError, match=message):
+        sl.parse_pool(spec)
+
+
+@pytest.mark.parametrize('value', [201, '201', '192.168.201.0/24', '192.168.201.1', '192.168.201.77'])
+def test_parse_subnet_forms(value):
+    assert sl.parse_subnet(value) == 201
+
+
+@pytest.mark.parametrize('value, message', [
+    ('10.0.0.1', 'subnet 10.0.0.0/24 is outside the pool 192.168.200.0/24-192.168.255.0/24'),
+    (199, 'subnet 192.168.199.0/24 is outside the pool'),
+    ('192.168.201.0/23', 'must be a /24'),
+    ('300', 'not a third octet'),
+    ('x.y', 'neither a third octet nor an IPv4 /24'),
+])
+def test_parse_subnet_errors(value, message):
+    with pytest.raises(LeaseError, match=message):
+        sl.parse_subnet(value)
+
+
+def test_leases_are_distinct_and_first_free_is_taken(lease_dir, make_owner):
+    owner = make_owner('p1')
+    subnets = [sl.acquire(lease_dir, owner)['subnet'] for _ in range(3)]
+    assert subnets == ['192.168.200.0/24', '192.168.201.0/24', '192.168.202.0/24']
+    assert sl.release(lease_dir, owner, '192.168.201.0/24')
+    assert sl.acquire(lease_dir, owner)['subnet'] == '192.168.201.0/24'
+
+
+def test_requested_subnet_held_by_same_owner_is_returned(lease_dir, make_owner):
+    owner = make_owner('p1')
+    first = sl.acquire(lease_dir, owner, subnet='192.168.230.1')
+    again = sl.acquire(lease_dir, owner, subnet=230)
+    assert first['new'] and not again['new']
+    assert again['subnet'] == '192.168.230.0/24'
+    assert [lease['octet'] for lease in sl.list_leases(lease_dir)] == [230]
+
+
+def test_requested_subnet_held_by_live_owner_is_an_error(lease_dir, make_owner):
+    holder, other = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, holder, subnet=210)
+    with pytest.raises(LeaseError, match=r'subnet 192\.168\.210\.0/24 is leased to %s' % holder.path):
+        sl.acquire(lease_dir, other, subnet=210)
+    assert sl.list_leases(lease_dir)[0]['owner'] == holder.path
+
+
+def test_requested_subnet_outside_pool_writes_nothing(lease_dir, make_owner):
+    with pytest.raises(LeaseError, match='outside the pool 10.0.1.0/24-10.0.3.0/24'):
+        sl.acquire(lease_dir, make_owner('p1'), subnet='10.0.7.0/24', pool='10.0.1.0/24-10.0.3.0/24')
+    assert sl.list_leases(lease_dir) == []
+
+
+def test_stale_when_uuid_file_gone(lease_dir, make_owner):
+    gone, other = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, gone)
+    os.unlink(gone.path)
+    assert sl.list_leases(lease_dir)[0]['alive'] is False
+    lease = sl.acquire(lease_dir, other)
+    assert lease['subnet'] == '192.168.200.0/24' and lease['new']
+    assert sl.list_leases(lease_dir)[0]['owner'] == other.path
+
+
+def test_stale_when_uuid_file_holds_another_uuid(lease_dir, make_owner):
+    old, other = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, old, subnet=220)
+    with open(old.path, 'w') as handle:
+        handle.write('f' * 32)
+    assert sl.acquire(lease_dir, other, subnet=220)['new']
+
+
+def test_unreadable_lease_file_is_stale(lease_dir, make_owner):
+    os.makedirs(lease_dir)
+    with open(sl.lease_path(lease_dir, 200), 'w') as handle:
+        handle.write('{half')
+    assert sl.acquire(lease_dir, make_owner('p1'))['octet'] == 200
+
+
+def test_release_only_removes_own_lease(lease_dir, make_owner):
+    holder, other = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, holder)
+    assert sl.release(lease_dir, other, 200) is False
+    assert os.path.exists(sl.lease_path(lease_dir, 200))
+    assert sl.release(lease_dir, holder, '192.168.200.0/24') is True
+    assert sl.release(lease_dir, holder, 200) is False
+    assert sl.list_leases(lease_dir) == []
+
+
+def test_exhausted_pool_says_how_many_and_who(lease_dir, make_owner):
+    pool = '10.9.1.0/24-10.9.3.0/24'
+    first, second = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, first, pool=pool)
+    sl.acquire(lease_dir, first, pool=pool)
+    sl.acquire(lease_dir, second, pool=pool)
+    with pytest.raises(LeaseError) as err:
+        sl.acquire(lease_dir, make_owner('p3'), pool=pool)
+    message = str(err.value)
+    assert 'no free subnet in pool 10.9.1.0/24-10.9.3.0/24' in message
+    assert 'all 3 subnets are leased (3 lease files in %s)' % lease_dir in message
+    assert '%s: 1, 2' % first.path in message and '%s: 3' % second.path in message
+
+
+def test_lock_timeout_is_a_clear_error_and_writes_nothing(lease_dir, make_owner):
+    owner = make_owner('p1')
+    with file_lock(os.path.join(lease_dir, sl.LOCK_NAME)):
+        with pytest.raises(LockTimeout, match='waiting for the lock on .*leases.lock .subnet leases in'):
+            sl.acquire(lease_dir, owner, timeout=0.2)
+    assert sl.list_leases(lease_dir) == []
+
+
+def test_dry_run_touches_nothing(lease_dir, make_owner):
+    lease = sl.acquire(lease_dir, make_owner('p1'), dry_run=True)
+    assert lease['subnet'] == '192.168.200.0/24' and lease['new']
+    assert not os.path.exists(lease_dir)
+
+
+def test_temp_files_of_dead_writers_are_swept(lease_dir, make_owner):
+    os.makedirs(lease_dir)
+    leftover = os.path.join(lease_dir, '.200.lease.abcd.tmp')
+    open(leftover, 'w').close()
+    sl.acquire(lease_dir, make_owner('p1'))
+    assert not os.path.exists(leftover)
+
+
+def test_list_and_leases_of(lease_dir, make_owner):
+    mine, theirs = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, mine)
+    sl.acquire(lease_dir, theirs)
+    assert [lease['subnet'] for lease in sl.leases_of(lease_dir, mine)] == ['192.168.200.0/24']
+    listed = sl.list_leases(lease_dir)
+    assert [(lease['octet'], lease['owner'], lease['alive']) for lease in listed] == [
+        (200, mine.path, True), (201, theirs.path, True)]
+
+
+def test_owner_errors(tmp_path):
+    with pytest.raises(LeaseError, match='does not exist'):
+        sl.read_owner(str(tmp_path / 'nope' / 'uuid'))
+    bad = tmp_path / 'uuid'
+    bad.write_text('not-a-uuid\n')
+    with pytest.raises(LeaseError, match='does not hold a 32-character hex uuid'):
+        sl.read_owner(str(bad))
+
+
+def test_standalone_owner_is_deterministic(lease_dir):
+    planned, created = sl.standalone_owner(lease_dir, 'net1', create=False)
+    assert not created and not os.path.exists(planned.path)
+    owner, created = sl.standalone_owner(lease_dir, 'net1')
+    assert created and owner == planned
+    assert sl.read_owner(owner.path) == owner
+    assert sl.standalone_owner(lease_dir, 'net2', create=False)[0].uuid != owner.uuid
+    assert sl.remove_owner(owner)
+    assert not os.path.exists(os.path.dirname(owner.path))
