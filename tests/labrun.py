@@ -59,12 +59,3 @@ def playbook(name, extra_vars, *args, **kwargs):
     return run(['ansible-playbook', target, '-e', json.dumps(extra_vars)] + list(args), **kwargs)
 
 
-def module(name, args, *extra, **kwargs):
-    """ansible localhost -m lago.lago.<name> -a JSON; returns (Run, result dict)."""
-    result = run(['ansible', 'localhost', '-m', 'lago.lago.%s' % name, '-a', json.dumps(args)] + list(extra),
-                 env={'ANSIBLE_LOAD_CALLBACK_PLUGINS': '1', 'ANSIBLE_STDOUT_CALLBACK': 'json'}, **kwargs)
-    try:
-        data = json.loads(result.stdout)
-        return result, data['plays'][0]['tasks'][0]['hosts']['localhost']
-    except (ValueError, KeyError, IndexError):
-        return result, None
