@@ -482,9 +482,10 @@ def stored_entry(store, name):
     if not os.path.isfile(path):
         return None
     repo, template, version = split_store_name(name) or (None, None, None)
+    users = users_of(store, name)
     return dict(name=name, repo=repo, template=template, version=version, path=path,
                 hash=_read_text(path + '.hash'), metadata=read_json(path + '.metadata', {}),
-                size=os.path.getsize(path), users=users_of(store, name))
+                size=os.path.getsize(path), users=users, in_use=any(user['live'] for user in users))
 
 
 def list_store(store):
@@ -692,6 +693,15 @@ def _published(repo_path, data, name, version):
     return spec, current_hash, entry.metadata()
 
 
+def _previous(current):
+    """What an already published version was, for the diff (None when new)."""
+    if current is None:
+        return None
+    spec, current_hash, current_metadata = current
+    return dict(handle=spec['handle'], timestamp=spec['timestamp'], metadata=current_metadata,
+                hash=format_hash(*current_hash) if current_hash else None)
+
+
 def _publish_action(current, image, digest, hash_algorithm, metadata, timestamp, force, what):
     """'created', 'replaced', 'updated' (metadata or timestamp only) or 'unchanged'."""
     if current is None:
@@ -770,7 +780,7 @@ def publish(repo_path, image, name, version, metadata, timestamp=None, compress=
             compress = os.path.exists(target + '.xz')  # it stays as it was published
         result = dict(changed=action != 'unchanged', action=action, repository=repo_path, name=name,
                       version=version, hash=format_hash(hash_algorithm, digest), metadata=metadata,
-                      path=target + ('.xz' if compress else ''), **spec)
+                      path=target + ('.xz' if compress else ''), previous=_previous(current), **spec)
         if action == 'unchanged' or check_mode:
             return result
         os.makedirs(os.path.dirname(target), exist_ok=True)
