@@ -758,6 +758,8 @@ def publish(repo_path, image, name, version, metadata, timestamp=None, compress=
     _check_publish_request(repo_path, image, name, version, metadata, timestamp, hash_algorithm)
     repo_path = os.path.abspath(repo_path)
     repo_dir = os.path.abspath(repo_dir or os.path.dirname(repo_path))
+    if os.path.exists(repo_path):
+        load_repository(repo_path)  # a broken repository fails before anything is written
     digest = hash_file(image, hash_algorithm)
     what = 'version %r of template %r in %s' % (version, name, repo_path)
     lock_path = os.path.join(os.path.dirname(repo_path), '.%s.lock' % os.path.basename(repo_path))
