@@ -63,3 +63,16 @@ attributes:
     support: full
     description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
 '''
+
+    INFO_ATTRIBUTES = r'''
+attributes:
+  check_mode:
+    support: full
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: none
+    description: Reads only; there is never a difference to show.
+  idempotent:
+    support: full
+    description: Reads only; it never reports a change.
+'''

@@ -30,7 +30,9 @@ import json
 import lzma
 import os
 import posixpath
+import queue
 import re
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -124,7 +126,32 @@ class _Download:
         self.compressed = compressed
 
 
-class FileProvider:
+class _Provider:
+    """What both providers share: Lago's order of names to try for an image and its sidecars."""
+
+    def read_sidecar(self, handle, suffix):
+        """``(bytes, where)`` of ``<handle><suffix>`` (or ``<handle>.xz<suffix>``), or ``(None, tried)``."""
+        tried = []
+        for name in (handle + suffix, handle + '.xz' + suffix):
+            tried.append(self.location(name))
+            data = self._read(name)
+            if data is not None:
+                return data, tried[-1]
+        return None, tried
+
+    def open_image(self, handle):
+        """A _Download of ``<handle>.xz`` or else ``<handle>``; TemplateError naming what was tried."""
+        tried = []
+        for name, compressed in ((handle + '.xz', True), (handle, False)):
+            tried.append(self.location(name))
+            opened = self._open(name)
+            if opened is not None:
+                reader, length = opened
+                return _Download(reader, tried[-1], length, compressed)
+        raise TemplateError('image not found: tried %s' % ', '.join(tried))
+
+
+class FileProvider(_Provider):
     """Templates below a local directory (``args.root``; env vars and ~ expanded)."""
 
     kind = 'file'
@@ -136,28 +163,21 @@ class FileProvider:
     def location(self, handle):
         return os.path.join(self.root, handle)
 
-    def read_sidecar(self, handle, suffix):
-        """``(bytes, where)`` of ``<handle><suffix>`` (or ``<handle>.xz<suffix>``), or ``(None, tried)``."""
-        tried = []
-        for name in (handle + suffix, handle + '.xz' + suffix):
-            path = self.location(name)
-            tried.append(path)
-            if os.path.isfile(path):
-                with open(path, 'rb') as handle_file:
-                    return handle_file.read(), path
-        return None, tried
+    def _read(self, name):
+        path = self.location(name)
+        if not os.path.isfile(path):
+            return None
+        with open(path, 'rb') as handle:
+            return handle.read()
 
-    def open_image(self, handle):
-        tried = []
-        for name, compressed in ((handle + '.xz', True), (handle, False)):
-            path = self.location(name)
-            tried.append(path)
-            if os.path.isfile(path):
-                return _Download(open(path, 'rb'), path, os.path.getsize(path), compressed)
-        raise TemplateError('image not found: tried %s' % ', '.join(tried))
+    def _open(self, name):
+        path = self.location(name)
+        if not os.path.isfile(path):
+            return None
+        return open(path, 'rb'), os.path.getsize(path)
 
 
-class HttpProvider:
+class HttpProvider(_Provider):
     """Templates below a base URL (``args.baseurl``)."""
 
     kind = 'http'
@@ -169,7 +189,7 @@ class HttpProvider:
         return '%s/%s' % (self.baseurl, urllib.parse.quote(handle))
 
     @staticmethod
-    def _open(url):
+    def get(url):
         """The response for ``url``, None on 404/410; other failures raise TemplateError."""
         try:
             return urllib.request.urlopen(url, timeout=HTTP_TIMEOUT)
@@ -181,27 +201,20 @@ class HttpProvider:
         except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
             raise TemplateError('cannot reach %s: %s' % (url, getattr(err, 'reason', err)))
 
-    def read_sidecar(self, handle, suffix):
-        tried = []
-        for name in (handle + suffix, handle + '.xz' + suffix):
-            url = self.location(name)
-            tried.append(url)
-            response = self._open(url)
-            if response is not None:
-                with contextlib.closing(response):
-                    return _read_all(response, url), url
-        return None, tried
+    def _read(self, name):
+        url = self.location(name)
+        response = self.get(url)
+        if response is None:
+            return None
+        with contextlib.closing(response):
+            return _read_all(response, url)
 
-    def open_image(self, handle):
-        tried = []
-        for name, compressed in ((handle + '.xz', True), (handle, False)):
-            url = self.location(name)
-            tried.append(url)
-            response = self._open(url)
-            if response is not None:
-                length = response.headers.get('Content-Length')
-                return _Download(response, url, int(length) if length else None, compressed)
-        raise TemplateError('image not found: tried %s' % ', '.join(tried))
+    def _open(self, name):
+        response = self.get(self.location(name))
+        if response is None:
+            return None
+        length = response.headers.get('Content-Length')
+        return response, int(length) if length else None
 
 
 PROVIDERS = {'file': FileProvider, 'http': HttpProvider}
@@ -367,7 +380,7 @@ def load_repository(location):
     if not location:
         raise TemplateError('no template repository given (template_repo)')
     if is_url(location):
-        response = HttpProvider._open(location)
+        response = HttpProvider.get(location)
         if response is None:
             raise TemplateError('template repository %s does not exist (HTTP 404)' % location)
         with contextlib.closing(response):
@@ -421,34 +434,95 @@ class _Inflater:
                 return
 
 
-def _stream_to_file(download, path, algorithm):
-    """Write ``download`` (decompressed) to ``path``; return the hex digest of what was written."""
-    digest = hashlib.new(algorithm)
+class _BackgroundHash:
+    """Hashes on a second thread what the caller writes (hashlib releases the GIL).
+
+    Hashing then overlaps receiving and writing instead of adding to them;
+    buffers come from a small pool and go back to it once hashed.
+    """
+
+    def __init__(self, algorithm, buffers=4):
+        self._digest = hashlib.new(algorithm)
+        self._free = queue.Queue()
+        for _unused in range(buffers):
+            self._free.put(bytearray(CHUNK))
+        self._todo = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name='lago-hash', daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while True:
+            item = self._todo.get()
+            if item is None:
+                return
+            data, recycled = item
+            self._digest.update(data)
+            if recycled is not None:
+                self._free.put(recycled)
+
+    def buffer(self):
+        """A free buffer to read into (waits while all are being hashed)."""
+        return self._free.get()
+
+    def add(self, data, recycled=None):
+        """Hash ``data`` (bytes-like); ``recycled`` goes back to the pool afterwards."""
+        self._todo.put((data, recycled))
+
+    def recycle(self, buf):
+        self._free.put(buf)
+
+    def hexdigest(self):
+        """Wait for what is queued; the hasher stops."""
+        self.stop()
+        return self._digest.hexdigest()
+
+    def stop(self):
+        if self._thread.is_alive():
+            self._todo.put(None)
+            self._thread.join()
+
+
+def _copy_hashed(download, out, hasher):
+    """Copy ``download`` to ``out`` (decompressing an xz one) while ``hasher`` hashes it; bytes received."""
     inflater = _Inflater() if download.compressed else None
     received = 0
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
+    while True:
+        buf = hasher.buffer()
+        size = download.reader.readinto(buf)
+        if not size:
+            hasher.recycle(buf)
+            return received, inflater
+        received += size
+        data = memoryview(buf)[:size]
+        if inflater is None:
+            out.write(data)
+            hasher.add(data, buf)
+            continue
+        for piece in inflater.feed(data):
+            out.write(piece)
+            hasher.add(piece)
+        hasher.recycle(buf)
+
+
+def _stream_to_file(download, path, algorithm):
+    """Write ``download`` (decompressed) to ``path``; return the hex digest of what was written."""
+    hasher = _BackgroundHash(algorithm)
     try:
         with contextlib.closing(download.reader), open(path, 'wb') as out:
-            while True:
-                size = download.reader.readinto(buf)
-                if not size:
-                    break
-                received += size
-                for piece in inflater.feed(view[:size]) if inflater else (view[:size],):
-                    digest.update(piece)
-                    out.write(piece)
+            received, inflater = _copy_hashed(download, out, hasher)
     except lzma.LZMAError as err:
         raise TemplateError('%s is not a valid xz stream: %s' % (download.where, err))
     except (OSError, http.client.HTTPException) as err:
         raise TemplateError('download of %s failed: %s' % (download.where, err))
+    finally:
+        hasher.stop()
     if download.length is not None and received < download.length:
         raise TemplateError('download of %s was cut short: got %d of %d bytes'
                             % (download.where, received, download.length))
     if inflater and not inflater.complete:
         raise TemplateError('download of %s was cut short: the xz stream ends early (%d bytes received)'
                             % (download.where, received))
-    return digest.hexdigest()
+    return hasher.hexdigest()
 
 
 # --------------------------------------------------------------------- store

@@ -21,16 +21,7 @@ author:
 extends_documentation_fragment:
   - lago.lago.lago
   - lago.lago.lago.templates
-attributes:
-  check_mode:
-    support: full
-    description: Can run in check_mode and return changed status prediction without modifying target.
-  diff_mode:
-    support: none
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-  idempotent:
-    support: full
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
+  - lago.lago.lago.info_attributes
 options:
   template:
     description:
