@@ -38,10 +38,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, TemplateError
+from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 from ansible_collections.lago.lago.plugins.module_utils.files import (
     atomic_write, file_lock, hash_file, read_json, remove_path, write_json)
-from ansible_collections.lago.lago.plugins.module_utils.qemu_img import image_format
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
 
 SOURCE_TYPES = {'file': 'root', 'http': 'baseurl'}

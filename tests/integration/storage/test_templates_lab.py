@@ -11,8 +11,7 @@ import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import templates
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
-from storage_lab import (  # noqa: F401 (fixtures)
-    engine_in_subprocess, fetch_in_subprocess, lab, make_image, sha, store, store_listing, write_repo)
+from storage_lab import engine_in_subprocess, fetch_in_subprocess, make_image, sha, store_listing, write_repo
 
 pytestmark = pytest.mark.lab
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Fixtures and helpers of the storage lab tests: tiny images, a repository served
-over HTTP on 127.0.0.1, and a way to run the modules through ansible-playbook."""
+"""Helpers of the storage lab tests: tiny images, a repository served over HTTP
+on 127.0.0.1, and a way to run the modules through ansible-playbook."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -13,12 +13,10 @@ import random
 import subprocess
 import sys
 
-import pytest
-
 from repo_server import start_in_thread
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(HERE)), '.collections')
+COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), '.collections')
 IMAGE_SIZE = 4 << 20
 
 
@@ -92,7 +90,9 @@ class Lab:
         return self.server.count('/' + handle)
 
 
-def build_lab(root, server):
+def build_lab(root):
+    """Images and a repository JSON in ``root``, served by a new server on 127.0.0.1."""
+    server = start_in_thread(root)
     lab = Lab(root, server)
     images = os.path.join(root, 'src')
     os.makedirs(images)
@@ -117,23 +117,6 @@ def build_lab(root, server):
         cutxz=dict(versions=dict(v1=dict(version, handle='cutxz/v1.qcow2')))))
     write_repo(os.path.join(root, 'repo.json'), lab.data)
     return lab
-
-
-@pytest.fixture(scope='module')
-def lab(tmp_path_factory):
-    """A repository served over HTTP on 127.0.0.1 for the whole test module."""
-    root = str(tmp_path_factory.mktemp('repo'))
-    server = start_in_thread(root)
-    try:
-        yield build_lab(root, server)
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture
-def store(tmp_path):
-    return str(tmp_path / 'store')
 
 
 def engine_in_subprocess(code, *args):

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import qemu_img
-from storage_lab import lab, make_image, run_module, sha, store_listing  # noqa: F401 (fixtures)
+from storage_lab import make_image, run_module, sha, store_listing
 
 pytestmark = pytest.mark.lab
 
