@@ -178,6 +178,14 @@ def _layers(path, standalone):
     return qemu_img.backing_path(chain[0], path), chain[0].get('backing-filename-format') or chain[1]['format']
 
 
+def check_export(path, dest, compress, fmt):
+    """Refuse an export that cannot work, before anything is written."""
+    if compress and fmt != 'qcow2':
+        raise DiskError('compressed export needs format qcow2, not %s' % fmt)
+    if os.path.realpath(dest) == os.path.realpath(path):
+        raise DiskError('cannot export %s onto itself; give another dest' % path)
+
+
 def export(path, dest, standalone=False, compress=False, fmt='qcow2', metadata=None):
     """Export the disk at ``path`` to ``dest`` as Lago does; returns the written metadata.
 
@@ -186,9 +194,24 @@ def export(path, dest, standalone=False, compress=False, fmt='qcow2', metadata=N
     its template anywhere. ``compress`` is qcow2's own compression. Writes
     ``<dest>.hash`` (sha1, Lago's format) and ``<dest>.metadata``.
     """
-    if compress and fmt != 'qcow2':
-        raise DiskError('compressed export needs format qcow2, not %s' % fmt)
+    check_export(path, dest, compress, fmt)
     backing, backing_format = _layers(path, standalone)
+    try:
+        base = _export_image(path, dest, fmt, compress, backing, backing_format)
+        digest = hash_file(dest, 'sha1')
+        atomic_write(dest + '.hash', digest)
+    except OSError as err:
+        raise DiskError('cannot export %s to %s: %s' % (path, dest, err))
+    exported = _export_metadata(inspect(path)['backing_file'], metadata)
+    exported.update(name=os.path.basename(dest), format=fmt, size=os.path.getsize(dest), sha1=digest,
+                    base=base or 'None')
+    exported[EXPORT_MARK] = _export_mark(path, standalone, compress, fmt)
+    write_json(dest + '.metadata', exported)
+    return exported
+
+
+def _export_image(path, dest, fmt, compress, backing, backing_format):
+    """Write the exported image through ``<dest>.tmp``; returns its relative backing name or None."""
     tmp = dest + '.tmp'
     try:
         qemu_img.convert(path, tmp, out_format=fmt, compress=compress,
@@ -201,14 +224,7 @@ def export(path, dest, standalone=False, compress=False, fmt='qcow2', metadata=N
     except BaseException:
         remove_path(tmp)
         raise
-    digest = hash_file(dest, 'sha1')
-    atomic_write(dest + '.hash', digest)
-    exported = _export_metadata(inspect(path)['backing_file'], metadata)
-    exported.update(name=os.path.basename(dest), format=fmt, size=os.path.getsize(dest), sha1=digest,
-                    base=base or 'None')
-    exported[EXPORT_MARK] = _export_mark(path, standalone, compress, fmt)
-    write_json(dest + '.metadata', exported)
-    return exported
+    return base
 
 
 def _export_metadata(backing, metadata):

@@ -46,6 +46,8 @@ from ansible_collections.lago.lago.plugins.module_utils.runner import run
 SOURCE_TYPES = {'file': 'root', 'http': 'baseurl'}
 HASH_ALGORITHMS = {'sha1': 40, 'sha256': 64}
 SIDECARS = ('.hash', '.metadata', '.users')
+# Files beside a store entry: a name ending like one would be mistaken for it.
+STORE_SUFFIXES = SIDECARS + ('.tmp', '.lock', '.xz')
 CHUNK = 1 << 20
 # Lets one compressed chunk of zeros inflate without taking all memory at once.
 INFLATE_LIMIT = 16 * CHUNK
@@ -64,9 +66,10 @@ def safe_name(value, what):
     hold a path separator or a colon, nor start with a dot.
     """
     if (not isinstance(value, str) or not value or value.startswith('.')
-            or any(char in value for char in '/\\:\0')):
-        raise TemplateError('%s %r is not allowed: it would escape the store or be ambiguous '
-                            '(a name may not contain "/", "\\" or ":" nor start with ".")' % (what, value))
+            or any(char in value for char in '/\\:\0') or value.endswith(STORE_SUFFIXES)):
+        raise TemplateError('%s %r is not allowed: it would escape the store or be ambiguous (a name may '
+                            'not contain "/", "\\" or ":", start with "." nor end like a store file, e.g. .hash)'
+                            % (what, value))
     return value
 
 
@@ -236,7 +239,7 @@ class TemplateVersion:
         self.template = template
         self.version = version
         self.source = spec['source']
-        self.handle = spec['handle']
+        self.handle = safe_handle(spec['handle'])
         self.timestamp = spec['timestamp']
         self.provider = provider
 
@@ -604,12 +607,15 @@ def fetch(store, version, lock_timeout=DEFAULT_LOCK_TIMEOUT):
     """
     path = entry_path(store, version.name)
     downloaded = False
-    if not os.path.isfile(path):
-        os.makedirs(store, exist_ok=True)
-        with _lock(store, version.name, lock_timeout):
-            if not os.path.isfile(path):
-                _download_into_store(version, path)
-                downloaded = True
+    try:
+        if not os.path.isfile(path):
+            os.makedirs(store, exist_ok=True)
+            with _lock(store, version.name, lock_timeout):
+                if not os.path.isfile(path):
+                    _download_into_store(version, path)
+                    downloaded = True
+    except OSError as err:
+        raise TemplateError('cannot store template %s in %s: %s' % (version.name, store, err))
     entry = stored_entry(store, version.name)
     entry['downloaded'] = downloaded
     return entry
@@ -665,15 +671,21 @@ def _write_users(store, name, change):
         return changed
 
 
+def owner_uuid(uuid_path):
+    """The uuid a prefix's uuid file holds; TemplateError when it is missing or empty."""
+    uuid = _read_text(uuid_path)
+    if not uuid:
+        raise TemplateError('owner %s is not a prefix uuid file (missing or empty)' % uuid_path)
+    return uuid
+
+
 def add_user(store, name, uuid_path):
     """Record the prefix whose uuid file is ``uuid_path`` as a user of ``name``.
 
     Returns True when it was not recorded yet.
     """
     uuid_path = os.path.abspath(uuid_path)
-    uuid = _read_text(uuid_path)
-    if not uuid:
-        raise TemplateError('owner %s is not a prefix uuid file (missing or empty)' % uuid_path)
+    uuid = owner_uuid(uuid_path)
     if not os.path.isfile(entry_path(store, name)):
         raise TemplateError('template %s is not in the store %s' % (name, store))
 
@@ -858,11 +870,19 @@ def publish(repo_path, image, name, version, metadata, timestamp=None, compress=
                       path=target + ('.xz' if compress else ''), previous=_previous(current), **spec)
         if action == 'unchanged' or check_mode:
             return result
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        if action != 'updated':
-            _write_published_image(image, target, compress)
-            atomic_write(target + '.hash', format_hash(hash_algorithm, digest))
-        write_json(target + '.metadata', metadata)
-        data['templates'].setdefault(name, dict(versions={}))['versions'][version] = spec
-        write_json(repo_path, data)
+        try:
+            _write_published(image, target, action, compress, format_hash(hash_algorithm, digest), metadata)
+            data['templates'].setdefault(name, dict(versions={}))['versions'][version] = spec
+            write_json(repo_path, data)
+        except OSError as err:
+            raise TemplateError('cannot publish %s: %s' % (what, err))
         return result
+
+
+def _write_published(image, target, action, compress, hash_text, metadata):
+    """The files of a published version; the image only when it is new or replaced."""
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if action != 'updated':
+        _write_published_image(image, target, compress)
+        atomic_write(target + '.hash', hash_text)
+    write_json(target + '.metadata', metadata)

@@ -330,6 +330,8 @@ def converge(module, current, request, backing_pending=False, **extra):
 
 def template_disk(module, current):
     params = module.params
+    if params['owner']:
+        templates.owner_uuid(params['owner'])  # a bad owner fails before the disk is made
     backing = disk.template_backing(params['template_repo'], params['template_store'], params['template'],
                                     params['template_version'], fetch=not module.check_mode)
     request = disk.DiskRequest(params['path'], 'qcow2', params['size'], backing_file=backing['path'],
@@ -399,6 +401,7 @@ def state_exported(module):
         raise DiskError('disk %s does not exist, there is nothing to export' % path)
     dest = disk.export_destination(path, params['dest'])
     fmt = params['format'] or 'qcow2'
+    disk.check_export(path, dest, params['compress'], fmt)
     status = disk.export_status(path, dest, params['standalone'], params['compress'], fmt)
     if status == 'foreign' and not params['force']:
         raise DiskError('%s exists and is not an export of %s; use force to overwrite it' % (dest, path))

@@ -222,3 +222,9 @@ def test_publish_refuses_bad_requests_before_touching_anything(tmp_path, kwargs,
         templates.publish(**args)
     assert fragment in str(err.value)
     assert not (tmp_path / 'repo').exists()
+
+
+@pytest.mark.parametrize('name', ['v1.hash', 'v1.tmp', 'v1.users', 'v1.metadata', 'v1.lock'])
+def test_names_that_look_like_store_files_are_refused(name):
+    with pytest.raises(TemplateError, match='store file'):
+        templates.safe_name(name, 'version')

@@ -54,6 +54,16 @@ def test_bad_size_and_missing_backing_file_leave_nothing(work):
     assert sorted(os.listdir(work)) == ['play.yml', 'result.json']
 
 
+def test_template_disk_with_a_bad_owner_leaves_nothing(lab, work):
+    store = os.path.join(work, 'store')
+    path = os.path.join(work, 'vm.qcow2')
+    missing = os.path.join(work, 'no-uuid')
+    failed = run_module(work, 'lago_disk', dict(path=path, template='plain', template_repo=lab.repo_url,
+                                                template_store=store, owner=missing))
+    assert failed['failed'] is True and missing in failed['msg'] and 'uuid file' in failed['msg']
+    assert sorted(os.listdir(work)) == ['play.yml', 'result.json']
+
+
 def test_template_disk_fetches_registers_owner_and_detects_conflicts(lab, work):
     store = os.path.join(work, 'store')
     uuid = os.path.join(work, 'uuid')
