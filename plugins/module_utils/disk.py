@@ -147,20 +147,21 @@ def _relative_backing_name(backing_file):
     return './' + (':'.join(parts[1:]) if parts else base)
 
 
-def _export_mark(path, standalone, compress, fmt):
+def _export_mark(path, standalone, compress, fmt, metadata):
+    """What an export was made from and how: when it still matches, the export is current."""
     stat = os.stat(path)
     return dict(source=os.path.abspath(path), source_size=stat.st_size, source_mtime_ns=stat.st_mtime_ns,
-                standalone=standalone, compress=compress, format=fmt)
+                standalone=standalone, compress=compress, format=fmt, metadata=metadata or {})
 
 
-def export_status(path, dest, standalone, compress, fmt):
+def export_status(path, dest, standalone, compress, fmt, metadata=None):
     """'missing', 'current' (same source, unchanged since), 'stale' or 'foreign' (not our export)."""
     if not os.path.lexists(dest):
         return 'missing'
     recorded = read_json(dest + '.metadata', {}).get(EXPORT_MARK) if os.path.isfile(dest + '.metadata') else None
     if not isinstance(recorded, dict) or recorded.get('source') != os.path.abspath(path):
         return 'foreign'
-    if recorded == _export_mark(path, standalone, compress, fmt) and os.path.isfile(dest + '.hash'):
+    if recorded == _export_mark(path, standalone, compress, fmt, metadata) and os.path.isfile(dest + '.hash'):
         return 'current'
     return 'stale'
 
@@ -205,7 +206,7 @@ def export(path, dest, standalone=False, compress=False, fmt='qcow2', metadata=N
     exported = _export_metadata(inspect(path)['backing_file'], metadata)
     exported.update(name=os.path.basename(dest), format=fmt, size=os.path.getsize(dest), sha1=digest,
                     base=base or 'None')
-    exported[EXPORT_MARK] = _export_mark(path, standalone, compress, fmt)
+    exported[EXPORT_MARK] = _export_mark(path, standalone, compress, fmt, metadata)
     write_json(dest + '.metadata', exported)
     return exported
 

@@ -120,7 +120,7 @@ options:
 notes:
   - The disk is changed offline with C(qemu-img); do not change the disk of a running VM.
   - An export is up to date (and left alone) while the disk has not changed since it was
-    made with the same O(standalone), O(compress) and O(format).
+    made with the same O(standalone), O(compress), O(format) and O(metadata).
 seealso:
   - module: lago.lago.lago_template
   - module: lago.lago.lago_template_info
@@ -384,9 +384,12 @@ def state_present(module):
 
 def state_absent(module):
     path = module.params['path']
-    current = disk.inspect(path)
-    if current is None:
+    if not os.path.lexists(path):
         return result(path, 'none', None, None)
+    try:
+        current = disk.inspect(path)
+    except DiskError:
+        current = None  # not a readable image: it goes all the same
     if not module.check_mode:
         remove_path(path)
     return result(path, 'removed', current, None)
@@ -402,7 +405,7 @@ def state_exported(module):
     dest = disk.export_destination(path, params['dest'])
     fmt = params['format'] or 'qcow2'
     disk.check_export(path, dest, params['compress'], fmt)
-    status = disk.export_status(path, dest, params['standalone'], params['compress'], fmt)
+    status = disk.export_status(path, dest, params['standalone'], params['compress'], fmt, params['metadata'])
     if status == 'foreign' and not params['force']:
         raise DiskError('%s exists and is not an export of %s; use force to overwrite it' % (dest, path))
     before = dict(dest=dest, status=status)
