@@ -68,10 +68,11 @@ attributes:
 attributes:
   check_mode:
     support: full
-    details: This module only reads; it never changes anything.
     description: Can run in check_mode and return changed status prediction without modifying target.
   diff_mode:
-    support: N/A
-    details: This module never changes anything.
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+    description: Reads only; there is never a difference to show.
+  idempotent:
+    support: full
+    description: Reads only; it never reports a change.
 '''

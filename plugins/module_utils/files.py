@@ -9,6 +9,7 @@ __metaclass__ = type
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -147,3 +148,20 @@ def remove_path(path):
         if err.errno == errno.ENOENT:
             return False
         raise
+
+
+HASH_CHUNK = 1 << 20
+
+
+def hash_file(path, algorithm='sha1'):
+    """Hex digest of the file at ``path`` (hashlib ``algorithm``), read in 1 MiB chunks."""
+    digest = hashlib.new(algorithm)
+    buf = bytearray(HASH_CHUNK)
+    view = memoryview(buf)
+    with open(path, 'rb', buffering=0) as handle:
+        while True:
+            size = handle.readinto(buf)
+            if not size:
+                break
+            digest.update(view[:size])
+    return digest.hexdigest()

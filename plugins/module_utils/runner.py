@@ -21,10 +21,12 @@ def which(name):
     return path
 
 
-def run(argv, check=True, input_data=None, env=None, cwd=None, timeout=None):
+def run(argv, check=True, input_data=None, env=None, cwd=None, timeout=None, stdout=None):
     """Run ``argv`` (a list) and return (rc, stdout, stderr) as text.
 
     With ``check`` a non-zero exit raises CommandError carrying stderr.
+    ``stdout`` may be an open binary file that receives the command's output
+    instead (e.g. ``xz -c``); the returned stdout is then empty.
     """
     if isinstance(argv, (str, bytes)):
         raise TypeError('run() takes an argv list, not a shell string')
@@ -35,7 +37,7 @@ def run(argv, check=True, input_data=None, env=None, cwd=None, timeout=None):
         full_env.update(env)
     try:
         proc = subprocess.run(
-            argv, input=input_data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            argv, input=input_data, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE,
             env=full_env, cwd=cwd, timeout=timeout, check=False,
             universal_newlines=True)
     except FileNotFoundError:
@@ -44,4 +46,4 @@ def run(argv, check=True, input_data=None, env=None, cwd=None, timeout=None):
         raise CommandError(argv, 'timeout', err.stdout or '', 'timed out after %ss' % timeout)
     if check and proc.returncode != 0:
         raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
-    return proc.returncode, proc.stdout, proc.stderr
+    return proc.returncode, proc.stdout or '', proc.stderr

@@ -1,0 +1,438 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+---
+module: lago_disk
+short_description: A VM disk as Lago makes them, thin qcow2 layers on cached templates
+version_added: 0.1.0
+description:
+  - Creates, grows, removes and exports one disk image with C(qemu-img).
+  - O(type=template) fetches a template version into the store (once, however many
+    tasks ask at the same time) and creates a thin qcow2 overlay on it.
+    O(type=file) makes an overlay on a plain O(backing_file), or, without one, uses
+    the existing image at O(path) as it is. O(type=empty) creates a blank disk.
+  - An existing disk that matches the request is left alone. A larger O(size) grows it;
+    a smaller one is refused. One that differs in format, backing file or type is an
+    error that names each difference, unless O(force) replaces it.
+  - O(state=exported) is Lago's export; a layered export keeps only the disk's own layer,
+    rebased onto C(./<template>:<version>), a standalone one is a single flattened image.
+    Both write C(<dest>.hash) (sha1) and C(<dest>.metadata) beside the copy.
+author:
+  - lago.lago developers
+extends_documentation_fragment:
+  - lago.lago.lago
+  - lago.lago.lago.templates
+  - lago.lago.lago.attributes
+options:
+  path:
+    description:
+      - Path of the disk image. Its directory must exist.
+    type: path
+    required: true
+  state:
+    description:
+      - V(present) makes the disk exist as asked, V(absent) removes the image file.
+      - V(exported) copies it to O(dest) (the disk itself is not changed).
+    type: str
+    choices: [present, absent, exported]
+    default: present
+  type:
+    description:
+      - Where the disk comes from (Lago's disk C(type)).
+      - Defaults to V(template) when O(template) is given, V(file) when O(backing_file)
+        is given, and V(empty) otherwise.
+    type: str
+    choices: [empty, template, file]
+  size:
+    description:
+      - Virtual size, in bytes or with a binary suffix (V(10G), V(512M), V(1.5G)).
+      - Required for a new O(type=empty) disk; an overlay defaults to its backing
+        file's size and may only be larger.
+    type: str
+  format:
+    description:
+      - Image format of the disk (and of the exported copy). Overlays are always V(qcow2).
+      - Defaults to V(qcow2), or to what an existing O(type=file) image without
+        O(backing_file) already is.
+    type: str
+    choices: [qcow2, raw]
+  preallocation:
+    description:
+      - Preallocation mode of a new disk (C(qemu-img create -o preallocation)).
+    type: str
+    choices: ['off', metadata, falloc, full]
+  template:
+    description:
+      - Name of the template in O(template_repo) (Lago's C(template_name)).
+    type: str
+  template_version:
+    description:
+      - Version of O(template); the one with the greatest timestamp when not given.
+    type: str
+  backing_file:
+    description:
+      - A plain image to build a thin overlay on (O(type=file)). It must exist.
+    type: path
+  backing_format:
+    description:
+      - Format of O(backing_file); detected with C(qemu-img info) when not given.
+    type: str
+    choices: [qcow2, raw]
+  owner:
+    description:
+      - Path of the C(uuid) file of the prefix the disk belongs to. For a template
+        disk it is recorded in the store entry's C(.users), so the store knows the
+        version is in use while that prefix exists (see M(lago.lago.lago_template)).
+      - Ignored, with a warning, for other disk types.
+    type: path
+  force:
+    description:
+      - Replace an existing disk that differs from the request (its content is lost),
+        or overwrite an O(dest) that is not an export of this disk.
+      - Shrinking is refused even with O(force).
+    type: bool
+    default: false
+  dest:
+    description:
+      - Where O(state=exported) writes the copy; a directory receives a file named as the disk.
+    type: path
+  standalone:
+    description:
+      - Export a single flattened image instead of the disk's own layer on its template.
+    type: bool
+    default: false
+  compress:
+    description:
+      - Compress the exported image with qcow2's own compression (it stays usable as it is).
+    type: bool
+    default: false
+  metadata:
+    description:
+      - Extra keys for the exported C(.metadata), on top of the template's metadata.
+    type: dict
+    default: {}
+notes:
+  - The disk is changed offline with C(qemu-img); do not change the disk of a running VM.
+  - An export is up to date (and left alone) while the disk has not changed since it was
+    made with the same O(standalone), O(compress), O(format) and O(metadata).
+seealso:
+  - module: lago.lago.lago_template
+  - module: lago.lago.lago_template_info
+'''
+
+EXAMPLES = r'''
+- name: A 20G root disk on the latest debian12 template, used by a prefix
+  lago.lago.lago_disk:
+    path: /srv/lab/.lago/default/images/vm01_root.qcow2
+    template: debian12
+    template_repo: https://templates.example.com/repo.json
+    template_store: /var/lib/lago/store
+    owner: /srv/lab/.lago/default/uuid
+    size: 20G
+
+- name: An empty 10G data disk
+  lago.lago.lago_disk:
+    path: /srv/lab/.lago/default/images/vm01_data.qcow2
+    type: empty
+    size: 10G
+
+- name: A thin overlay on a local image
+  lago.lago.lago_disk:
+    path: /srv/lab/scratch.qcow2
+    backing_file: /srv/images/golden.qcow2
+
+- name: Export the disk as a standalone compressed image
+  lago.lago.lago_disk:
+    path: /srv/lab/.lago/default/images/vm01_root.qcow2
+    state: exported
+    dest: /srv/exports/
+    standalone: true
+    compress: true
+    metadata:
+      distro: debian
+
+- name: Remove it
+  lago.lago.lago_disk:
+    path: /srv/lab/.lago/default/images/vm01_data.qcow2
+    state: absent
+'''
+
+RETURN = r'''
+path:
+  description: The disk's path.
+  returned: always
+  type: str
+  sample: /srv/lab/.lago/default/images/vm01_root.qcow2
+action:
+  description:
+    - What the task did (or would do in check mode) to the disk itself.
+  returned: always
+  type: str
+  sample: created
+  choices: [created, replaced, grown, removed, exported, none]
+disk:
+  description:
+    - The disk as it is after the task (as it would be, in check mode); empty when absent.
+  returned: always
+  type: dict
+  contains:
+    format:
+      description: Image format.
+      type: str
+      sample: qcow2
+    size:
+      description: Virtual size in bytes.
+      type: int
+      sample: 21474836480
+    backing_file:
+      description: Absolute path of the backing file, or null.
+      type: str
+      sample: /var/lib/lago/store/lab:debian12:v2
+template:
+  description: The store entry a template disk sits on.
+  returned: when O(type=template)
+  type: dict
+  contains:
+    name:
+      description: Store entry name, C(<repo>:<template>:<version>).
+      type: str
+      sample: lab:debian12:v2
+    path:
+      description: Path of the template image in the store.
+      type: str
+    hash:
+      description: The image's hash (sha1 hex, or C(sha256:<hex>)).
+      type: str
+    metadata:
+      description: The template's metadata.
+      type: dict
+    downloaded:
+      description: Whether this task fetched it into the store.
+      type: bool
+export:
+  description: The exported copy.
+  returned: when O(state=exported)
+  type: dict
+  contains:
+    dest:
+      description: Path of the exported image.
+      type: str
+      sample: /srv/exports/vm01_root.qcow2
+    hash:
+      description: sha1 of the exported image (also in C(<dest>.hash)).
+      type: str
+    metadata:
+      description: What C(<dest>.metadata) holds.
+      type: dict
+'''
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.lago.lago.plugins.module_utils import disk, qemu_img, templates
+from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, diff_of, lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.errors import DiskError
+from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path
+
+
+def argument_spec():
+    spec = dict(
+        path=dict(type='path', required=True),
+        state=dict(type='str', choices=['present', 'absent', 'exported'], default='present'),
+        type=dict(type='str', choices=['empty', 'template', 'file']),
+        size=dict(type='str'),
+        format=dict(type='str', choices=list(qemu_img.FORMATS)),
+        preallocation=dict(type='str', choices=list(qemu_img.PREALLOCATION_MODES)),
+        template=dict(type='str'),
+        template_version=dict(type='str'),
+        backing_file=dict(type='path'),
+        backing_format=dict(type='str', choices=list(qemu_img.FORMATS)),
+        owner=dict(type='path'),
+        force=dict(type='bool', default=False),
+        dest=dict(type='path'),
+        standalone=dict(type='bool', default=False),
+        compress=dict(type='bool', default=False),
+        metadata=dict(type='dict', default={}),
+    )
+    spec.update(TEMPLATE_ARGS)
+    return spec
+
+
+def disk_type(params):
+    if params['type']:
+        return params['type']
+    if params['template']:
+        return 'template'
+    return 'file' if params['backing_file'] else 'empty'
+
+
+def check_params(params, kind):
+    """Option combinations argument_spec cannot express, refused before anything happens."""
+    if kind == 'template':
+        missing = [name for name in ('template', 'template_repo') if not params[name]]
+        if missing:
+            raise DiskError('a template disk needs %s' % ' and '.join(missing))
+    elif params['template']:
+        raise DiskError('template is only for type=template, not type=%s' % kind)
+    if params['backing_file'] and kind != 'file':
+        raise DiskError('backing_file is only for type=file, not type=%s' % kind)
+    if kind != 'empty' and params['format'] == 'raw' and (kind == 'template' or params['backing_file']):
+        raise DiskError('an overlay disk is always qcow2, not raw')
+
+
+def summary(info):
+    if not info:
+        return {}
+    return dict(format=info['format'], size=info['size'], backing_file=info['backing_file'])
+
+
+def result(path, action, before, after, **extra):
+    values = dict(changed=action != 'none', path=path, action=action, disk=summary(after),
+                  diff=diff_of(summary(before), summary(after)))
+    values.update(extra)
+    return values
+
+
+# --------------------------------------------------------------------- states
+
+def present_as_is(module, current):
+    """type=file without backing_file: the image at path is used as it is (only grown)."""
+    params = module.params
+    if current is None:
+        raise DiskError('disk %s of type file does not exist (give backing_file to make an overlay '
+                        'on another image)' % params['path'])
+    request = disk.DiskRequest(params['path'], params['format'] or current['format'], params['size'],
+                               backing_file=current['backing_file'])
+    return converge(module, current, request)
+
+
+def converge(module, current, request, backing_pending=False, **extra):
+    """Bring the disk to ``request``; report what changed (or would, in check mode)."""
+    action = disk.plan(current, request, module.params['force'])
+    if action in ('create', 'replace'):
+        disk.check_request(request, backing_pending)
+    after = current
+    if action:
+        if module.check_mode:
+            after = dict(current or {}, **request.describe())
+        else:
+            disk.apply(action, request)
+            after = disk.inspect(request.path)
+    done = dict(create='created', replace='replaced', grow='grown').get(action, 'none')
+    return result(request.path, done, current, after, **extra)
+
+
+def template_disk(module, current):
+    params = module.params
+    if params['owner']:
+        templates.owner_uuid(params['owner'])  # a bad owner fails before the disk is made
+    backing = disk.template_backing(params['template_repo'], params['template_store'], params['template'],
+                                    params['template_version'], fetch=not module.check_mode)
+    request = disk.DiskRequest(params['path'], 'qcow2', params['size'], backing_file=backing['path'],
+                               backing_format=backing['format'], preallocation=params['preallocation'])
+    entry = backing['entry'] or dict(name=backing['name'], path=backing['path'], downloaded=True)
+    info = dict((key, entry.get(key)) for key in ('name', 'path', 'hash', 'metadata'))
+    info['downloaded'] = entry.get('downloaded', False)
+    values = converge(module, current, request, backing_pending=backing['entry'] is None, template=info)
+    owner_added = register_owner(module, backing)
+    values['changed'] = values['changed'] or info['downloaded'] or owner_added
+    return values
+
+
+def register_owner(module, backing):
+    """Record the owner in the entry's .users; True when that is (or would be) a change."""
+    owner, store = module.params['owner'], module.params['template_store']
+    if not owner:
+        return False
+    if module.check_mode:
+        return not backing['entry'] or not templates.user_is_recorded(store, backing['name'], owner)
+    return templates.add_user(store, backing['name'], owner)
+
+
+def overlay_disk(module, current):
+    params = module.params
+    backing = os.path.abspath(params['backing_file'])
+    backing_format = params['backing_format']
+    if not backing_format and os.path.isfile(backing):
+        backing_format = qemu_img.image_format(backing)
+    request = disk.DiskRequest(params['path'], 'qcow2', params['size'], backing_file=backing,
+                               backing_format=backing_format, preallocation=params['preallocation'])
+    return converge(module, current, request)
+
+
+def state_present(module):
+    params = module.params
+    kind = disk_type(params)
+    check_params(params, kind)
+    if params['owner'] and kind != 'template':
+        module.warn('owner is only recorded for template disks; ignored for type=%s' % kind)
+    current = disk.inspect(params['path'])
+    if kind == 'template':
+        return template_disk(module, current)
+    if kind == 'file':
+        return overlay_disk(module, current) if params['backing_file'] else present_as_is(module, current)
+    request = disk.DiskRequest(params['path'], params['format'] or 'qcow2', params['size'],
+                               preallocation=params['preallocation'])
+    return converge(module, current, request)
+
+
+def state_absent(module):
+    path = module.params['path']
+    if not os.path.lexists(path):
+        return result(path, 'none', None, None)
+    try:
+        current = disk.inspect(path)
+    except DiskError:
+        current = None  # not a readable image: it goes all the same
+    if not module.check_mode:
+        remove_path(path)
+    return result(path, 'removed', current, None)
+
+
+def state_exported(module):
+    params = module.params
+    path = params['path']
+    if not params['dest']:
+        raise DiskError('state=exported needs dest')
+    if disk.inspect(path) is None:
+        raise DiskError('disk %s does not exist, there is nothing to export' % path)
+    dest = disk.export_destination(path, params['dest'])
+    fmt = params['format'] or 'qcow2'
+    disk.check_export(path, dest, params['compress'], fmt)
+    status = disk.export_status(path, dest, params['standalone'], params['compress'], fmt, params['metadata'])
+    if status == 'foreign' and not params['force']:
+        raise DiskError('%s exists and is not an export of %s; use force to overwrite it' % (dest, path))
+    before = dict(dest=dest, status=status)
+    if status == 'current':
+        metadata = read_json(dest + '.metadata')
+        export = dict(dest=dest, hash=metadata.get('sha1'), metadata=metadata)
+        return dict(changed=False, path=path, action='none', export=export, disk=summary(disk.inspect(path)),
+                    diff=diff_of(before, before))
+    export = dict(dest=dest)
+    if not module.check_mode:
+        metadata = disk.export(path, dest, params['standalone'], params['compress'], fmt, params['metadata'])
+        export.update(hash=metadata['sha1'], metadata=metadata)
+    return dict(changed=True, path=path, action='exported', export=export, disk=summary(disk.inspect(path)),
+                diff=diff_of(before, dict(dest=dest, status='current')))
+
+
+STATES = dict(present=state_present, absent=state_absent, exported=state_exported)
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=[('state', 'exported', ['dest'])],
+                           mutually_exclusive=[('template', 'backing_file')])
+    with lago_errors(module):
+        values = STATES[module.params['state']](module)
+    module.exit_json(**values)
+
+
+if __name__ == '__main__':
+    main()
