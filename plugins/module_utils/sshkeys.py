@@ -20,7 +20,7 @@ def generate_keypair(private_path, key_type='rsa', comment='lago', bits=None):
     """
     argv = ['ssh-keygen', '-q', '-t', key_type, '-N', '', '-C', comment, '-f', private_path]
     if bits:
-        argv[5:5] = ['-b', str(bits)]
+        argv += ['-b', str(bits)]
     run(argv)
     os.chmod(private_path, 0o600)
     os.chmod(private_path + '.pub', 0o644)

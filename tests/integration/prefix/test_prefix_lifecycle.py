@@ -78,7 +78,7 @@ def test_two_vms_two_nets_full_cycle(prefix_vars, write_init_file, tmp_path, lab
         ping = run(['ansible', '-i', str(inventory), 'all', '-m', 'ansible.builtin.ping']).check()
         assert ping.stdout.count('SUCCESS') == 2, ping.output
         # Each VM knows the other by name on the management net.
-        seen = ssh(state, path, 'vm01', 'getent hosts vm02 && ping -c1 -W5 vm02 >/dev/null && hostname')
+        seen = ssh(state, path, 'vm01', 'getent hosts vm02 && timeout 5 bash -c "</dev/tcp/vm02/22" && hostname')
         assert seen.returncode == 0, seen.stderr
         assert seen.stdout.split()[0] == state['vms']['vm02']['address']
         assert seen.stdout.split()[-1] == 'vm01'
