@@ -32,6 +32,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import configparser
+import contextlib
 import errno
 import gzip
 import hashlib
@@ -140,6 +141,11 @@ def sync_path(reposync_dir, section, repo, releasever=None, arch=None):
     return os.path.join(reposync_dir, '%s-%s' % (safe, hashlib.sha256(key.encode('utf-8')).hexdigest()[:12]))
 
 
+def sync_lock_path(path):
+    """The lock of a section's cache directory: ``<reposync_dir>/.locks/<section>-<hash>.lock``."""
+    return os.path.join(os.path.dirname(path), '.locks', os.path.basename(path) + '.lock')
+
+
 def _plan_sync(repo_file, sections, reposync_dir, releasever, arch):
     repos = parse_repo_file(repo_file)
     chosen = choose_sections(repos, sections, repo_file, releasever)
@@ -185,8 +191,7 @@ def reposync(repo_file, sections=None, reposync_dir=DEFAULT_REPOSYNC_DIR, releas
     result = {}
     for section, path in _plan_sync(repo_file, sections, reposync_dir, releasever, arch):
         key = os.path.basename(path)
-        with file_lock(os.path.join(reposync_dir, '.locks', key + '.lock'), timeout=lock_timeout,
-                       what='reposync of [%s]' % section):
+        with file_lock(sync_lock_path(path), timeout=lock_timeout, what='reposync of [%s]' % section):
             workdir = tempfile.mkdtemp(prefix='lago-reposync-')
             try:
                 conf = _write_dnf_conf(workdir, repo_file, os.path.join(reposync_dir, '.dnf', key))
@@ -494,7 +499,7 @@ def resolve_flavours(flavour, rpm_sources, deb_sources):
 
 def reposetup(prefix, name=DEFAULT_REPO_NAME, repo_file=None, sections=None, local_rpm_dirs=None,
               local_deb_dirs=None, reposync_dir=DEFAULT_REPOSYNC_DIR, flavour='auto',
-              releasever=None, arch=None, sync_timeout=None, check_mode=False):
+              releasever=None, arch=None, sync_timeout=None, lock_timeout=3600, check_mode=False):
     """Build ``<prefix>/internal_repo/<name>``: sync, merge, index (Lago's ``ovirt reposetup``).
 
     In check mode nothing is downloaded: the prediction uses what the sync
@@ -508,13 +513,20 @@ def reposetup(prefix, name=DEFAULT_REPO_NAME, repo_file=None, sections=None, loc
     rpm_local = local_packages(local_rpm_dirs, 'rpm')
     deb_local = local_packages(local_deb_dirs, 'deb')
     synced = {}
-    if repo_file:
-        if check_mode:
+    with contextlib.ExitStack() as held:
+        if repo_file and check_mode:
             synced = cached_sync(repo_file, sections, reposync_dir, releasever, arch)
-        else:
-            synced = reposync(repo_file, sections, reposync_dir, releasever, arch, timeout=sync_timeout)
-    rpm_files = merge_sources(*([s['packages'] for s in synced.values()] + [rpm_local]))
-    result = build_repo(dest, rpm_files, deb_local, flavours, check_mode=check_mode)
+        elif repo_file:
+            synced = reposync(repo_file, sections, reposync_dir, releasever, arch, timeout=sync_timeout,
+                              lock_timeout=lock_timeout)
+            # Another prefix's sync of a section may delete an outdated package: hold the
+            # sections (shared) while linking from them, and list them again under the lock.
+            for section, sync in synced.items():
+                held.enter_context(file_lock(sync_lock_path(sync['path']), shared=True, timeout=lock_timeout,
+                                             what='reading the reposync of [%s]' % section))
+                sync['packages'] = _find_packages(sync['path'], '.rpm')
+        rpm_files = merge_sources(*([s['packages'] for s in synced.values()] + [rpm_local]))
+        result = build_repo(dest, rpm_files, deb_local, flavours, check_mode=check_mode)
     result['name'] = name
     result['warnings'] = ['section [%s] of %s has no packages' % (section, repo_file)
                           for section, s in sorted(synced.items()) if not s['packages']]

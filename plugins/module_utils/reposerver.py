@@ -173,13 +173,15 @@ def start(prefix, bind, port=DEFAULT_PORT, check_mode=False, timeout=10.0, pytho
     if current['running'] and record.get('bind') == bind and record.get('port') == port \
             and record.get('root') == root:
         return {'changed': False, 'record': record, 'before': before, 'after': before}
-    if not os.path.isdir(root):
-        raise RepoError('nothing to serve: %s does not exist (run lago_reposetup first)' % root)
+    # Checked first (in check mode too): a server on another address or port
+    # keeps running when the new one cannot be started.
+    _check_bind(bind, port)
     after = {'state': 'started', 'bind': bind, 'port': port, 'url': url_of(bind, port)}
     if check_mode:
+        # In a checked play, the repository the server would serve is not built either.
         return {'changed': True, 'record': record, 'before': before, 'after': after}
-    # Checked first: a server on another address or port keeps running when the new one cannot.
-    _check_bind(bind, port)
+    if not os.path.isdir(root):
+        raise RepoError('nothing to serve: %s does not exist (run lago_reposetup first)' % root)
     if current['running']:
         _terminate(record['pid'])
     if record is not None:

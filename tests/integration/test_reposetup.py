@@ -269,8 +269,7 @@ def test_reposync_failure_names_the_section(prefix, sources, cache):
 
 def test_reposync_waits_for_the_section_lock(prefix, sources, cache):
     parsed = repos.parse_repo_file(sources['repo_file'])
-    key = os.path.basename(repos.sync_path(cache, 'lago-file', parsed['lago-file']))
-    with file_lock(os.path.join(cache, '.locks', key + '.lock')):
+    with file_lock(repos.sync_lock_path(repos.sync_path(cache, 'lago-file', parsed['lago-file']))):
         with pytest.raises(LockTimeout, match=r'reposync of \[lago-file\]'):
             repos.reposync(sources['repo_file'], ['lago-file'], cache, lock_timeout=0.3)
         # another section is not blocked
@@ -364,8 +363,14 @@ def test_bind_elsewhere_fails_and_leaves_nothing(prefix, sources, cache):
 
 
 def test_nothing_to_serve(prefix):
+    port = free_port()
     with pytest.raises(RepoError, match='nothing to serve: .*internal_repo does not exist'):
-        reposerver.start(prefix, '127.0.0.1', free_port())
+        reposerver.start(prefix, '127.0.0.1', port)
+    # a checked play builds no repository either: the start is predicted, the bind is checked
+    assert reposerver.start(prefix, '127.0.0.1', port, check_mode=True)['changed'] is True
+    with pytest.raises(RepoError, match='address 192.0.2.1 is not on this host'):
+        reposerver.start(prefix, '192.0.2.1', port, check_mode=True)
+    assert os.listdir(prefix) == []
 
 
 def test_stale_record_and_foreign_pid(prefix, sources, cache):
@@ -442,6 +447,10 @@ def test_modules_through_ansible(prefix, sources, cache, tmp_path):
         lago_prefix_path: %(prefix)s
 ''' % dict(prefix=prefix, repo_file=sources['repo_file'], debs=sources['local_debs'], cache=cache,
            port=port, result=result_file))
+    # a checked run on the fresh prefix predicts the build and the start, and does neither
+    checked = _ansible(['ansible-playbook', '--check', str(playbook), '-e', 'keep_result=false'])
+    assert checked.returncode == 0 and 'changed=2 ' in checked.stdout, checked.stdout
+    assert os.listdir(prefix) == [] and not port_open(port)
     first = _ansible(['ansible-playbook', str(playbook)])
     assert first.returncode == 0, first.stdout
     assert 'changed=3 ' in first.stdout, first.stdout  # build, serve, keep the result
