@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 import configparser
 import os
+import shutil
 import subprocess
 
 DEFAULT_NAME = 'lago-hello'
@@ -92,7 +93,7 @@ def make_yum_repo(directory, rpms):
     """A yum repository in ``directory`` holding ``rpms`` (moved in), indexed by createrepo_c."""
     os.makedirs(directory, exist_ok=True)
     for rpm in rpms:
-        os.rename(rpm, os.path.join(directory, os.path.basename(rpm)))
+        shutil.move(rpm, os.path.join(directory, os.path.basename(rpm)))
     subprocess.run(['createrepo_c', '--quiet', directory], check=True)
     return directory
 

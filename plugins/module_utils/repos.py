@@ -317,7 +317,10 @@ def plan_repo(dest, rpm_files, deb_files, flavours):
     index must be rebuilt or removed).
     """
     flavours = sorted(set(flavours))
-    manifest = read_json(os.path.join(dest, MANIFEST), default={}) if os.path.isdir(dest) else {}
+    try:
+        manifest = read_json(os.path.join(dest, MANIFEST), default={}) if os.path.isdir(dest) else {}
+    except ValueError:
+        manifest = {}  # unreadable: rebuild everything
     old = manifest.get('packages', {})
     desired = {}
     for name, source in list(rpm_files.items()) + list(deb_files.items()):
@@ -349,6 +352,8 @@ def plan_repo(dest, rpm_files, deb_files, flavours):
 
 def _place(source, target):
     """Hard-link ``source`` to ``target`` (a copy across file systems), atomically."""
+    if os.path.exists(target) and os.path.samefile(source, target):
+        return
     tmp = os.path.join(os.path.dirname(target), '.%s.tmp' % os.path.basename(target))
     remove_path(tmp)
     try:
@@ -372,10 +377,11 @@ def _release_text(name, files):
     lines = ['Origin: lago', 'Label: lago %s' % name,
              'Date: %s' % time.strftime('%a, %d %b %Y %H:%M:%S UTC', time.gmtime()),
              'Description: lago.lago internal repository %s' % name]
-    for field, algo in (('MD5Sum', hashlib.md5), ('SHA256', hashlib.sha256)):
+    for field, algo in (('MD5Sum', 'md5'), ('SHA256', 'sha256')):
         lines.append('%s:' % field)
         for fname, data in files:
-            lines.append(' %s %d %s' % (algo(data).hexdigest(), len(data), fname))
+            digest = hashlib.new(algo, data, usedforsecurity=False).hexdigest()
+            lines.append(' %s %d %s' % (digest, len(data), fname))
     return '\n'.join(lines) + '\n'
 
 

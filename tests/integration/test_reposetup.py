@@ -217,6 +217,18 @@ def test_content_change_under_the_same_name_is_an_update(prefix, sources, cache,
         assert pkgbuild.apt_packages(handle.read())['lago-hello']['SHA256'] == result['checksums']['lago-hello_1.0_all.deb']
 
 
+def test_lost_manifest_is_rebuilt_in_place(prefix, sources, cache):
+    first = setup(prefix, sources, cache)
+    manifest = os.path.join(first['path'], repos.MANIFEST)
+    with open(manifest, 'w') as handle:
+        handle.write('{not json')
+    again = setup(prefix, sources, cache)
+    assert again['changed'] is True and sorted(again['reindexed']) == ['deb', 'rpm']
+    assert again['checksums'] == first['checksums']
+    assert sorted(n for n in os.listdir(first['path']) if n.startswith('.')) == [repos.MANIFEST]
+    assert setup(prefix, sources, cache)['changed'] is False
+
+
 def test_newest_only_and_upstream_updates(prefix, cache, tmp_path):
     work = str(tmp_path)
     upstream = pkgbuild.make_yum_repo(os.path.join(work, 'upstream'), [
