@@ -65,3 +65,7 @@ class PrefixError(LagoError):
 
 class SnapshotError(LagoError):
     """A snapshot or state-pool operation failed."""
+
+
+class RepoError(LagoError):
+    """The internal package repository could not be built or served."""
