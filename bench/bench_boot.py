@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Boot-to-SSH benchmark for the lab template (issue: median <= 45 s under TCG).
 
 Run inside the lab:  hack/lab exec python bench/bench_boot.py [--runs 3] [--template NAME]
@@ -15,7 +14,6 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests'))
 from lablib import BootedVM, Cleanup, lab_connection, make_nat_network  # noqa: E402
@@ -34,8 +32,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--template', default='debian12')
-    parser.add_argument('--repo', default=os.environ.get('LAGO_LAB_TEMPLATE_REPO',
-                                                          '/var/cache/lago-lab/templates/repo.json'))
+    default_repo = os.environ.get('LAGO_LAB_TEMPLATE_REPO', '/var/cache/lago-lab/templates/repo.json')
+    parser.add_argument('--repo', default=default_repo)
     args = parser.parse_args()
     image = template_image(args.repo, args.template)
     conn = lab_connection()

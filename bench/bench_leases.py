@@ -1,7 +1,6 @@
-#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Subnet lease latency: 50 subnets leased and released one after another, then
 from 8 processes at once. Prints the median and p99 per lease and per release
 (target: p99 <= 50 ms per lease).
@@ -63,7 +62,7 @@ def _parallel(lease_dir, owners, procs):
     for worker in workers:
         worker.start()
     took, gave = [], []
-    for _ in workers:
+    for _worker in workers:
         lease_ms, release_ms = results.get(timeout=120)
         took += lease_ms
         gave += release_ms
@@ -99,7 +98,7 @@ def main():
         lease_dir = os.path.join(root, 'subnets')
         owners = _owners(root, args.leases)
         seq, par = ([], []), ([], [])
-        for _ in range(args.rounds):
+        for _round in range(args.rounds):
             for sink, (took, gave) in ((seq, _lease_and_release(lease_dir, owners)),
                                        (par, _parallel(lease_dir, owners, args.procs))):
                 sink[0].extend(took)

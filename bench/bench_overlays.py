@@ -1,7 +1,6 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Creating thin overlays through qemu_img.create vs. bare ``qemu-img create`` calls.
 
 Prints per-overlay times and the ratio (target: <= 1.2). Both sides run the

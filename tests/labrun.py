@@ -59,3 +59,8 @@ def playbook(name, extra_vars, *args, **kwargs):
     return run(['ansible-playbook', target, '-e', json.dumps(extra_vars)] + list(args), **kwargs)
 
 
+def plain(value):
+    """ansible-inventory --list shows untrusted strings as {"__ansible_unsafe": s}: the string."""
+    if isinstance(value, dict) and set(value) == {'__ansible_unsafe'}:
+        return value['__ansible_unsafe']
+    return value

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small HTTP server for template repositories, shared by tests and benchmarks.
 
 It serves a directory on 127.0.0.1, counts the requests it answers, can cut

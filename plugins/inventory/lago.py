@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -10,7 +10,7 @@ name: lago
 short_description: The VMs of Lago prefixes as hosts
 version_added: 0.1.0
 author:
-  - lago.lago developers
+  - Lago developers (@lago-project)
 description:
   - Reads the C(state.json) of one or more Lago prefixes (directories made by
     M(lago.lago.lago_prefix)) and makes every VM a host, reachable over SSH with

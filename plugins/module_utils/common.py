@@ -1,12 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Glue shared by the modules. It never imports AnsibleModule: it takes one."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
+import platform
+import sys
 import traceback
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
@@ -25,6 +27,28 @@ TEMPLATE_ARGS = dict(
 LEASE_ARGS = dict(
     lease_dir=dict(type='path', default=DEFAULT_LEASE_DIR),
 )
+
+
+def missing_libraries(*names):
+    """Which of the Python libraries ``names`` (libvirt-python, lxml, PyYAML) cannot be imported."""
+    probes = {'libvirt-python': 'libvirt', 'lxml': 'lxml', 'PyYAML': 'yaml'}
+    missing = []
+    for name in names:
+        try:
+            __import__(probes[name])
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
+def require_libraries(module, *names):
+    """fail_json naming the missing libraries, as ansible's missing_required_lib does."""
+    missing = missing_libraries(*names)
+    if missing:
+        module.fail_json(msg='Failed to import the required Python libraries (%s) on %s\'s Python %s. '
+                             'Install them (pip install %s) or set ansible_python_interpreter to a '
+                             'Python that has them.' % (', '.join(missing), platform.node(), sys.executable,
+                                                        ' '.join(missing)))
 
 
 @contextlib.contextmanager

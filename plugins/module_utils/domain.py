@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """libvirt domains: XML built with lxml from a plain description, and the calls
 that define, start, stop and remove them."""
 
@@ -14,7 +14,7 @@ from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libv
 
 try:
     from lxml import etree
-except ImportError:  # pragma: no cover - reported by the modules
+except ImportError:  # reported by the modules (common.require_libraries)
     etree = None
 
 VIRT_TYPES = ('kvm', 'qemu')
@@ -103,8 +103,18 @@ def _call(what, name, func, *args):
 
 
 def define(conn, xml):
-    """Define (persistently) the domain described by ``xml``; returns it."""
-    name = etree.fromstring(xml.encode('utf-8')).findtext('name')
+    """Define (persistently) the domain described by ``xml``; returns it.
+
+    Redefining an existing domain keeps its uuid (libvirt refuses another).
+    """
+    root = etree.fromstring(xml.encode('utf-8'))
+    name = root.findtext('name')
+    existing = lookup_domain(conn, name)
+    if existing is not None and root.find('uuid') is None:
+        uuid = etree.Element('uuid')
+        uuid.text = existing.UUIDString()
+        root.insert(1, uuid)
+        xml = etree.tostring(root, pretty_print=True).decode('utf-8')
     return _call('define', name, conn.defineXML, xml)
 
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """libvirt networks from a plain description, and back.
 
 A *description* is a plain dict (what ``describe`` returns and ``parse_xml``
@@ -36,7 +36,10 @@ import hashlib
 import ipaddress
 import re
 
-from lxml import etree
+try:
+    from lxml import etree
+except ImportError:  # reported by the modules (common.require_libraries)
+    etree = None
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import NetworkError, SpecError
 from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The prefix on disk: its layout, its state file, and taking it apart.
 
 See docs/PREFIX.md. Everything a prefix owns is recorded in state.json as it

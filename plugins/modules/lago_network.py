@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -24,7 +24,7 @@ description:
   - Bad input fails before anything is touched, and a failure after a subnet was
     leased releases it again, so nothing is left behind.
 author:
-  - lago.lago developers
+  - Lago developers (@lago-project)
 extends_documentation_fragment:
   - lago.lago.lago
   - lago.lago.lago.libvirt
@@ -256,7 +256,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lago.lago.plugins.module_utils import network, subnet_lease
 from ansible_collections.lago.lago.plugins.module_utils.common import (
-    LEASE_ARGS, LIBVIRT_ARGS, diff_of, lago_errors)
+    LEASE_ARGS, LIBVIRT_ARGS, diff_of, lago_errors, require_libraries)
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 
 ARGUMENT_SPEC = dict(
@@ -410,6 +410,7 @@ def _run(req):
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    require_libraries(module, 'libvirt-python', 'lxml')
     with lago_errors(module):
         req = Request(module.params, module.check_mode)
         result = _run(req)

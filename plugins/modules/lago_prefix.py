@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -23,7 +23,7 @@ description:
   - If any step of C(present) fails, everything that run created is removed
     again and the error names the step.
 version_added: 0.1.0
-author: lago.lago developers
+author: Lago developers (@lago-project)
 options:
   path:
     description: The prefix directory.
@@ -169,7 +169,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_power
 from ansible_collections.lago.lago.plugins.module_utils import spec as specs
 from ansible_collections.lago.lago.plugins.module_utils.common import (
-    LEASE_ARGS, LIBVIRT_ARGS, TEMPLATE_ARGS, lago_errors)
+    LEASE_ARGS, LIBVIRT_ARGS, TEMPLATE_ARGS, lago_errors, require_libraries)
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
@@ -269,6 +269,7 @@ def main():
         required_if=[('state', 'present', ('init_file', 'spec'), True)],
         supports_check_mode=True,
     )
+    require_libraries(module, 'libvirt-python', 'lxml', 'PyYAML')
     layout = Layout(module.params['path'])
     handlers = dict(present=ensure_present, started=ensure_started,
                     stopped=ensure_stopped, absent=ensure_absent)

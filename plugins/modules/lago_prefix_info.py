@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -13,7 +13,7 @@ description:
   - Lago's C(status) - reads the prefix's state file and asks libvirt for the
     live state of every VM and net. Changes nothing.
 version_added: 0.1.0
-author: lago.lago developers
+author: Lago developers (@lago-project)
 options:
   path:
     description: The prefix directory.
@@ -50,7 +50,7 @@ prefix:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, describe, load_state
 
@@ -59,6 +59,7 @@ def main():
     argument_spec = dict(path=dict(type='path', required=True))
     argument_spec.update(LIBVIRT_ARGS)
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    require_libraries(module, 'libvirt-python', 'lxml')
     layout = Layout(module.params['path'])
     with lago_errors(module):
         state = load_state(layout)

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -29,7 +29,7 @@ description:
     C(.deb) files in a directory given in O(local_deb_dirs).
   - Serve the result with M(lago.lago.lago_reposerver).
 author:
-  - lago.lago developers
+  - Lago developers (@lago-project)
 extends_documentation_fragment:
   - lago.lago.lago.attributes
 attributes:

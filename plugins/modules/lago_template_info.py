@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -17,7 +17,7 @@ description:
     and the prefixes recorded as its users, live or not).
   - Changes nothing.
 author:
-  - lago.lago developers
+  - Lago developers (@lago-project)
 extends_documentation_fragment:
   - lago.lago.lago
   - lago.lago.lago.templates

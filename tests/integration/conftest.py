@@ -34,7 +34,7 @@ def run_module(module, args, check=False, diff=False, timeout=300):
                    ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
         proc = subprocess.run(['ansible-playbook', playbook], cwd=REPO, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=timeout)
+                              universal_newlines=True, timeout=timeout, check=False)
         if not os.path.exists(out):
             raise AssertionError('ansible-playbook gave no result (rc %s): %s %s'
                                  % (proc.returncode, proc.stdout, proc.stderr))

@@ -35,7 +35,7 @@ def _lease_at_once(lease_dir, owner_paths):
              for path in owner_paths]
     for proc in procs:
         proc.start()
-    got = dict(results.get(timeout=60) for _ in procs)
+    got = dict(results.get(timeout=60) for _proc in procs)
     for proc in procs:
         proc.join(30)
         assert proc.exitcode == 0

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
-# GNU General Public License v2.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-2.0.txt)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The init file: reading, normalizing, every bad input, spec_diff."""
 
 from __future__ import absolute_import, division, print_function
@@ -503,7 +503,7 @@ BAD_SPECS = [
 ]
 
 
-@pytest.mark.parametrize('raw, expected', BAD_SPECS, ids=[expected.split(':')[0] for _, expected in BAD_SPECS])
+@pytest.mark.parametrize('raw, expected', BAD_SPECS, ids=[expected.split(':')[0] for _raw, expected in BAD_SPECS])
 def test_bad_input_names_its_place(raw, expected):
     assert error_of(raw).startswith(expected)
 

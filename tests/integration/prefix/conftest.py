@@ -10,7 +10,6 @@ import textwrap
 import pytest
 
 
-
 @pytest.fixture(scope='session')
 def lab_host_dirs(tmp_path_factory):
     base = tmp_path_factory.mktemp('lago-host')

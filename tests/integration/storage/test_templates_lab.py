@@ -124,7 +124,7 @@ def test_repository_that_is_not_json_or_missing(lab, store, tmp_path):
 
 def test_eight_processes_fetch_one_version_once(lab, store):
     gets = lab.image_gets('plain/v1.qcow2')
-    procs = [fetch_in_subprocess(lab.repo_url, store, 'plain', 'v1') for _ in range(8)]
+    procs = [fetch_in_subprocess(lab.repo_url, store, 'plain', 'v1') for _fetcher in range(8)]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 8, [err for _out, err in outputs]
     entries = [json.loads(out) for out, _err in outputs]

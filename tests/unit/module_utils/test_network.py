@@ -165,7 +165,7 @@ def test_host_updates_delete_modify_add_in_order():
                        {'mac': '52:54:00:00:00:0c', 'ip': 13}],
                 dns_hosts={'vm01': 12, 'vm01-alias': 12, 'vm02': 11})
     calls = nw.host_updates(before, after)
-    assert [(cmd, section) for cmd, section, _ in calls] == [
+    assert [(cmd, section) for cmd, section, _xml in calls] == [
         ('delete', 'ip-dhcp-host'), ('modify', 'ip-dhcp-host'), ('add-last', 'ip-dhcp-host'),
         ('delete', 'dns-host'), ('add-last', 'dns-host')]
     assert 'mac="52:54:00:00:00:0b"' in calls[0][2]

@@ -77,7 +77,7 @@ def test_parse_subnet_errors(value, message):
 
 def test_leases_are_distinct_and_first_free_is_taken(lease_dir, make_owner):
     owner = make_owner('p1')
-    subnets = [sl.acquire(lease_dir, owner)['subnet'] for _ in range(3)]
+    subnets = [sl.acquire(lease_dir, owner)['subnet'] for _lease in range(3)]
     assert subnets == ['192.168.200.0/24', '192.168.201.0/24', '192.168.202.0/24']
     assert sl.release(lease_dir, owner, '192.168.201.0/24')
     assert sl.acquire(lease_dir, owner)['subnet'] == '192.168.201.0/24'
