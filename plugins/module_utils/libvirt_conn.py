@@ -40,11 +40,12 @@ def connect(uri=None):
     uri = uri or default_uri()
     conn = _connections.get(uri)
     if conn is not None:
+        # isAlive() stays true after libvirtd restarts; a real call tells.
         try:
-            if conn.isAlive():
-                return conn
+            conn.getLibVersion()
+            return conn
         except libvirt.libvirtError:
-            pass
+            _connections.pop(uri, None)
     libvirt.registerErrorHandler(_silence, None)
     try:
         conn = libvirt.open(uri)
