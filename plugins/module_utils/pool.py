@@ -20,7 +20,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import contextlib
-import datetime
 import hashlib
 import json
 import os
@@ -33,10 +32,9 @@ import tempfile
 
 from ansible_collections.lago.lago.plugins.module_utils import qemu_img
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, LockTimeout, SnapshotError
-from ansible_collections.lago.lago.plugins.module_utils.files import (
-    file_lock, hash_file, read_json, remove_path, write_json)
+from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
-from ansible_collections.lago.lago.plugins.module_utils.snapshot import check_name, vms_with
+from ansible_collections.lago.lago.plugins.module_utils.snapshot import check_name, now, sha256_of, vms_with
 from ansible_collections.lago.lago.plugins.module_utils.spec import REMOTE_LOCATION_RE, is_remote_location
 
 MANIFEST = 'manifest.json'
@@ -46,10 +44,6 @@ DEFAULT_SSH = 'ssh'
 SSH_ENV = 'LAGO_POOL_SSH'
 _UNSAFE_CHARS_RE = re.compile(r'[^A-Za-z0-9._+-]')
 _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
-
-
-def sha256_of(path):
-    return hash_file(path, 'sha256')
 
 
 def open_pool(location, ssh=None):
@@ -430,15 +424,11 @@ def export(state, snapshot, location, name=None, vms=None, ssh=None, lock_timeou
             pool.remove_files(name, [MANIFEST])  # from here until it is written again: incomplete
         moved_bytes = _send(pool, name, state['path'], plan)
         pool.remove_files(name, stale)
-        manifest = dict(version=MANIFEST_VERSION, name=name, created=_now(), layers=plan['layers'], vms=vms_doc,
+        manifest = dict(version=MANIFEST_VERSION, name=name, created=now(), layers=plan['layers'], vms=vms_doc,
                         origin=dict(host=socket.gethostname(), prefix=state['path'], snapshot=snapshot))
         pool.write_manifest(name, manifest)
         result.update(bytes_moved=moved_bytes, manifest=manifest)
         return result
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
 def _send(pool, name, prefix_path, plan):
@@ -471,6 +461,8 @@ def remove_state(location, name, ssh=None, lock_timeout=300.0, check_mode=False)
     """Remove state ``name`` from the pool. True if it was there."""
     check_name(name, 'pool state')
     pool = open_pool(location, ssh)
+    if not pool.remote and not os.path.isdir(pool.root):
+        return False
     with pool.lock(name, timeout=lock_timeout):
         there = pool.read_manifest(name) is not None or bool(pool.sizes(name))
         if there and not check_mode:

@@ -58,7 +58,8 @@ def locked(layout, timeout=300.0):
         yield
 
 
-def _now():
+def now():
+    """The time stamp of records: UTC, ISO 8601, microseconds (so that they sort)."""
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
 
 
@@ -218,8 +219,17 @@ def _sync_definition(conn, vm):
 
 
 def running_domain(conn, vm):
+    """The VM's domain when it runs, None when it is off; SnapshotError when libvirt lost it."""
     dom = lookup_domain(conn, vm['libvirt_name'])
-    return dom if dom is not None and dom.isActive() else None
+    if dom is None:
+        raise SnapshotError('domain %s is missing from libvirt: run lago_prefix with state=present '
+                            'to define it again' % vm['libvirt_name'])
+    return dom if dom.isActive() else None
+
+
+def snapshot_disks(vm):
+    """The disks a snapshot covers: images qemu-img can layer (not ISO images)."""
+    return [disk for disk in vm['disks'] if disk['format'] in qemu_img.FORMATS]
 
 
 # ------------------------------------------------------------------ compact
@@ -315,14 +325,14 @@ def take(conn, layout, state, name, vms=None, memory=False, force=False, save=No
 
 def _take_vm(conn, layout, vm_name, vm, name, memory, flush_timeout):
     dom = running_domain(conn, vm)
-    when = _now()
-    new_images = {disk['name']: overlay_path(layout, vm_name, disk, name) for disk in vm['disks']}
+    when = now()
+    new_images = {disk['name']: overlay_path(layout, vm_name, disk, name) for disk in snapshot_disks(vm)}
     if dom is None:
         result = _take_offline(vm, new_images)
     else:  # ATOMIC: a live snapshot that fails leaves nothing behind
         result = _take_live(dom, layout, vm_name, vm, name, new_images, memory, flush_timeout)
     frozen = {}
-    for disk in vm['disks']:
+    for disk in snapshot_disks(vm):
         frozen[disk['name']] = disk['path']
         _freeze(disk, when)
         _move_onto(disk, new_images[disk['name']], frozen[disk['name']])
@@ -338,7 +348,7 @@ def _take_vm(conn, layout, vm_name, vm, name, memory, flush_timeout):
 
 def _take_offline(vm, new_images):
     try:
-        for disk in vm['disks']:
+        for disk in snapshot_disks(vm):
             qemu_img.create(new_images[disk['name']], fmt='qcow2', backing_file=disk['path'],
                             backing_format=disk['format'])
     except LagoError:
@@ -349,7 +359,7 @@ def _take_offline(vm, new_images):
 
 
 def _take_live(dom, layout, vm_name, vm, name, new_images, memory, flush_timeout):
-    images = {disk['dev']: new_images[disk['name']] for disk in vm['disks']}
+    images = {disk['dev']: new_images[disk['name']] for disk in snapshot_disks(vm)}
     memory_file = layout.memory_state(vm_name, name) if memory else None
     xml = live_snapshot.snapshot_xml(name, images, live_snapshot.disk_devs(dom), memory_file)
     if memory:
@@ -426,11 +436,12 @@ def revert(conn, layout, state, name, vms=None, start=True, save=None):
     Returns dict(reverted, resumed, booted): VM names.
     """
     names = check_revert(state, name, vms)
+    doms = {vm_name: running_domain(conn, state['vms'][vm_name]) for vm_name in names}  # all defined?
     resumed, booted = [], []
     for vm_name in names:
         vm = state['vms'][vm_name]
         record = vm['snapshots'][name]
-        dom = running_domain(conn, vm)
+        dom = doms[vm_name]
         if dom is not None:
             domain.destroy(dom)  # what it held since the snapshot is dropped anyway
         _revert_disks(layout, vm_name, vm, name, record)
@@ -483,10 +494,11 @@ def remove(conn, state, name, vms=None, save=None):
 
 
 def _forget(conn, vm, name):
+    dom = running_domain(conn, vm)
     record = vm['snapshots'].pop(name)
     if record.get('memory'):
         remove_path(record['memory'])
-    steps = compact(vm, running_domain(conn, vm))
+    steps = compact(vm, dom)
     _sync_definition(conn, vm)
     return steps
 
@@ -544,8 +556,8 @@ def powers(conn, state, names):
 def predicted_images(layout, state, vm_name, name, reverting=False):
     """The images a VM's disks will use after taking (or reverting to) snapshot ``name``."""
     vm = state['vms'][vm_name]
-    images = {}
-    for disk in vm['disks']:
+    images = {disk['name']: disk['path'] for disk in vm['disks']}
+    for disk in snapshot_disks(vm):
         if reverting and disk['name'] not in vm['snapshots'][name]['disks']:
             images[disk['name']] = disk['path']
         else:

@@ -755,8 +755,8 @@ def _pool_disk(raw, place, paths):
     if not is_remote_location(location):
         location = os.path.normpath(os.path.join(paths.base_dir, os.path.expanduser(paths.expand(location, place + '.path'))))
         if not os.path.isfile(os.path.join(location, 'manifest.json')):
-            _fail(place + '.path', 'pool state %s %s' % (location, 'is incomplete (no manifest.json)'
-                                                          if os.path.isdir(location) else 'does not exist'))
+            problem = 'is incomplete (no manifest.json)' if os.path.isdir(location) else 'does not exist'
+            _fail(place + '.path', 'pool state %s %s' % (location, problem))
     disk = {'path': location}
     if 'template_name' in raw:
         picked = _text(raw['template_name'], place + '.template_name')

@@ -113,7 +113,9 @@ skipped:
   type: list
   elements: str
 manifest:
-  description: The state's manifest - C(layers) (per file - C(size), C(sha256), C(format), C(backing), C(source)), C(vms) (per VM its disks' top layer), C(origin), C(created).
+  description:
+    - The state's manifest - C(layers) (per file - C(size), C(sha256), C(format), C(backing), C(source)),
+      C(vms) (per VM its disks' top layer), C(origin), C(created).
   returned: state=present, except in check mode when it changes
   type: dict
 '''

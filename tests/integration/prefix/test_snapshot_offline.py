@@ -186,3 +186,19 @@ def test_bad_input_is_named_and_changes_nothing(stopped_prefix, snap, tmp_path):
 
     failure(snap('s1', prefix=str(tmp_path / 'nowhere')), 'is not an initialized lago prefix')
     assert not os.path.exists(str(tmp_path / 'nowhere'))
+
+
+def test_records_survive_a_libvirtd_restart(stopped_prefix, snap, ansible_module):
+    prefix = stopped_prefix
+    write_pattern(prefix, 'vm01', 7)
+    ok(snap('s1'))
+    write_pattern(prefix, 'vm01', 8)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    subprocess.check_call([os.path.join(repo, 'hack', 'lab'), 'restart-libvirtd'])
+    listed = ok(ansible_module('lago.lago.lago_snapshot_info', dict(prefix=prefix)))
+    assert list(listed['snapshots']) == ['s1'] and listed['snapshots']['s1']['vms'] == ['vm01', 'vm02']
+    chain = listed['vms']['vm01']['snapshots'][0]['disks']['data']['chain']
+    assert [item['path'] for item in chain] == [os.path.join(prefix, 'images', 'vm01_data.qcow2')]
+    assert listed['vms']['vm01']['state'] == 'shut off'
+    ok(snap('s1', state='reverted'))
+    assert read_pattern(prefix, 'vm01') == 7
