@@ -9,8 +9,12 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 
 import pytest
+
+from ansible_collections.lago.lago.plugins.module_utils import pool
+from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
 
 from labrun import playbook
 from prefixlib import leases
@@ -147,3 +151,48 @@ def test_a_prefix_boots_from_a_pool_state(prefixes, ansible_module, tmp_path):
     set_marker(copy['lago_prefix_path'], 'vm01', 'changed')
     playbook('destroy', copy).check()
     assert_matches_manifest(os.path.join(pool_dir, 'ready'))  # the copy never wrote into the pool
+
+
+def test_concurrent_and_cut_short_exports(prefixes, ansible_module, tmp_path, monkeypatch):
+    source, init = prefixes('source', one_vm())
+    init.check()
+    prefix = source['lago_prefix_path']
+    for name in ('s1', 's2'):
+        assert not ansible_module('lago.lago.lago_snapshot', dict(prefix=prefix, name=name)).get('failed')
+    pool_dir = str(tmp_path / 'pool')
+    state_dir = os.path.join(pool_dir, 'shared')
+
+    # Two exports of different snapshots into one state at once: the lock keeps them apart.
+    results = {}
+    threads = [threading.Thread(target=lambda snap=snap: results.update({snap: ansible_module(
+        'lago.lago.lago_snapshot_pool', dict(pool=pool_dir, name='shared', prefix=prefix, snapshot=snap))}))
+        for snap in ('s1', 's2')]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(not result.get('failed') for result in results.values()), results
+    manifest = assert_matches_manifest(state_dir)
+    assert manifest['origin']['snapshot'] in ('s1', 's2')
+
+    # An export cut short (here: a new layer cannot be rebased) leaves a state without its manifest.
+    assert not ansible_module('lago.lago.lago_snapshot', dict(prefix=prefix, name='s3')).get('failed')
+    state = state_of(prefix)
+    calls = []
+
+    def failing_rebase(*args, **kwargs):
+        calls.append(args)
+        raise KeyboardInterrupt('cut short')
+    monkeypatch.setattr(pool.qemu_img, 'rebase', failing_rebase)
+    with pytest.raises(KeyboardInterrupt):
+        pool.export(state, 's3', pool_dir, name='shared')
+    assert calls and not os.path.exists(os.path.join(state_dir, 'manifest.json'))
+    assert not os.path.exists(os.path.join(state_dir, '.staging'))
+    with pytest.raises(SnapshotError) as err:
+        pool.read_state(pool_dir, 'shared')
+    assert 'is incomplete' in str(err.value)
+    monkeypatch.undo()
+    again = ansible_module('lago.lago.lago_snapshot_pool', dict(pool=pool_dir, name='shared', prefix=prefix,
+                                                                snapshot='s3'))
+    assert again['changed'] and not again.get('failed'), again.get('msg')
+    assert_matches_manifest(state_dir)
