@@ -8,7 +8,6 @@ login with the seeded key (strict host key) works. Prints each run and the media
 from __future__ import absolute_import, division, print_function
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -16,16 +15,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests'))
-from lablib import BootedVM, Cleanup, lab_connection, make_nat_network  # noqa: E402
-
-
-def template_image(repo_path, name):
-    with open(repo_path) as handle:
-        repo = json.load(handle)
-    versions = repo['templates'][name]['versions']
-    newest = max(versions.values(), key=lambda v: v['timestamp'])
-    root = repo['sources'][newest['source']]['args']['root']
-    return os.path.join(os.path.dirname(repo_path), os.path.expandvars(root), newest['handle'])
+from lablib import BootedVM, Cleanup, lab_connection, make_nat_network, template_image  # noqa: E402
 
 
 def main():

@@ -76,12 +76,6 @@ def lab_dir(tmp_path_factory):
 
 @pytest.fixture(scope='session')
 def lab_template_image(lab_template_repo):
-    """Path of the lab template's qcow2 image (the newest version in the lab repository)."""
-    import json
-    with open(lab_template_repo) as handle:
-        repo = json.load(handle)
-    versions = repo['templates']['debian12']['versions']
-    newest = max(versions.values(), key=lambda v: v['timestamp'])
-    root = repo['sources'][newest['source']]['args']['root']
-    root = os.path.join(os.path.dirname(lab_template_repo), os.path.expandvars(root))
-    return os.path.join(root, newest['handle'])
+    """Path of the lab template's qcow2 image (the newest debian12 in the lab repository)."""
+    from lablib import template_image
+    return template_image(lab_template_repo)

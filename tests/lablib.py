@@ -5,6 +5,7 @@ registered with a Cleanup so a failing test still leaves nothing behind."""
 
 from __future__ import absolute_import, division, print_function
 
+import json
 import os
 import subprocess
 import time
@@ -64,7 +65,7 @@ class BootedVM(object):
     """A lab VM from a template: overlay disk, NoCloud seed, one NIC."""
 
     def __init__(self, workdir, name, template, network, address, gateway, virt_type='qemu',
-                 memory=512):
+                 memory=512, dhcp=False, mac=None):
         self.workdir = workdir
         self.name = name
         self.address = address
@@ -75,13 +76,16 @@ class BootedVM(object):
         self.known_hosts = os.path.join(workdir, '%s.known_hosts' % name)
         with open(self.known_hosts, 'w') as handle:
             handle.write(sshkeys.known_hosts_line([address], host_public) + '\n')
-        self.mac = '52:54:00:%02x:%02x:%02x' % tuple(uuid.uuid4().bytes[:3])
+        self.mac = mac or '52:54:00:%02x:%02x:%02x' % tuple(uuid.uuid4().bytes[:3])
+        # With dhcp the guest asks for its address; ``address`` is where we expect it.
+        nic = ({'mac': self.mac, 'dhcp': True} if dhcp else
+               {'mac': self.mac, 'address': '%s/24' % address, 'gateway': gateway, 'dns': [gateway]})
         self.console_log = os.path.join(workdir, '%s.console.log' % name)
         disk = overlay(template, os.path.join(workdir, '%s.qcow2' % name))
         files = seed.render_seed(
             hostname=name, instance_id=str(uuid.uuid4()),
             authorized_keys=[sshkeys.read_public_key(self.key + '.pub')],
-            nics=[{'mac': self.mac, 'address': '%s/24' % address, 'gateway': gateway, 'dns': [gateway]}],
+            nics=[nic],
             host_key=('ed25519', host_private, host_public))
         seed_path = seed.write_seed_image(os.path.join(workdir, '%s-seed.iso' % name), files)
         self.xml = domain.build_domain_xml(
@@ -127,3 +131,13 @@ class BootedVM(object):
 
 def lab_connection():
     return connect('qemu:///system')
+
+
+def template_image(repo_path, name='debian12'):
+    """The image of a template's newest version in a file repository (Lago's format)."""
+    with open(repo_path) as handle:
+        repo = json.load(handle)
+    versions = repo['templates'][name]['versions']
+    newest = max(versions.values(), key=lambda version: version['timestamp'])
+    root = os.path.expandvars(repo['sources'][newest['source']]['args']['root'])
+    return os.path.join(os.path.dirname(repo_path), root, newest['handle'])

@@ -187,7 +187,8 @@ def _new_layout(layout, options, created_dir):
         os.makedirs(path, exist_ok=True)
     owner, _created = subnet_lease.ensure_owner(layout.uuid_file)
     if not os.path.exists(layout.private_key):
-        sshkeys.generate_keypair(layout.private_key, key_type='rsa', bits=3072,
+        # RSA for Lago's id_rsa (every sshd takes it); 2048 bits keeps init fast.
+        sshkeys.generate_keypair(layout.private_key, key_type='rsa', bits=2048,
                                  comment='lago-%s' % owner.uuid[:8])
     state = dict(version=STATE_VERSION, status='initializing', created_dir=created_dir,
                  uuid=owner.uuid, short_id=network.short_id(owner.uuid), path=layout.path,
@@ -348,12 +349,23 @@ def _pool_overlay(layout, entry, vm_name, disk_spec):
     qemu_img.create(entry['path'], fmt='qcow2', backing_file=imported['top'], backing_format=imported['format'])
 
 
+_BACKINGS = {}
+
+
+def _template_backing(repo, store, template, version):
+    """disk.template_backing, once per template and version in this process."""
+    key = (repo, store, template, version)
+    if key not in _BACKINGS:
+        _BACKINGS[key] = disk.template_backing(repo, store, template, version)
+    return _BACKINGS[key]
+
+
 def _template_overlay(state, entry, disk_spec):
     if not state.get('template_repo'):
         raise PrefixError('disk %s needs template %s but no template_repo was given'
                           % (disk_spec['name'], disk_spec['template_name']))
-    backing = disk.template_backing(state['template_repo'], state['template_store'],
-                                    disk_spec['template_name'], disk_spec.get('template_version'))
+    backing = _template_backing(state['template_repo'], state['template_store'],
+                                disk_spec['template_name'], disk_spec.get('template_version'))
     _repo, template, version = templates.split_store_name(backing['name'])
     entry.update(store_entry=backing['name'], backing=backing['path'], template=template,
                  template_version=version)

@@ -415,9 +415,10 @@ class _Inflater:
     def complete(self):
         return self._decompressor.eof
 
+    # (pylint takes LZMADecompressor's eof and needs_input for constants: hence the disables)
     def feed(self, data):
         """Yield the decompressed pieces of ``data``, at most INFLATE_LIMIT bytes each."""
-        if self._decompressor.eof:  # pylint: disable=using-constant-test  (inferred as constants)
+        if self._decompressor.eof:  # pylint: disable=using-constant-test
             data = bytes(data).lstrip(b'\0')  # stream padding between streams
             if not data:
                 return
@@ -427,12 +428,12 @@ class _Inflater:
             data = b''
             if piece:
                 yield piece
-            if self._decompressor.eof:  # pylint: disable=using-constant-test  (inferred as constants)
+            if self._decompressor.eof:  # pylint: disable=using-constant-test
                 data = self._decompressor.unused_data.lstrip(b'\0')
                 if not data:
                     return
                 self._decompressor = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-            elif self._decompressor.needs_input:  # pylint: disable=using-constant-test  (inferred as constants)
+            elif self._decompressor.needs_input:  # pylint: disable=using-constant-test
                 return
 
 

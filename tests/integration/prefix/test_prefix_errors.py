@@ -105,3 +105,31 @@ def test_absent_refuses_a_directory_that_is_not_a_prefix(prefix_vars, ansible_mo
     assert result.get('failed')
     assert 'not a lago prefix' in result['msg']
     assert os.path.exists(keep)
+
+
+def test_interrupted_init_is_finished_by_the_next_run(prefix_vars, write_init_file, ansible_module):
+    """An init killed half way leaves state.json with status 'initializing'; the
+    next run takes apart what it recorded and builds the prefix afresh."""
+    import json
+    args = module_args(prefix_vars, init_file=write_init_file(init_text()))
+    first = ansible_module('lago.lago.lago_prefix', args)
+    assert first['changed'] and not first.get('failed'), first
+    state_file = os.path.join(prefix_vars['lago_prefix_path'], 'state.json')
+    with open(state_file) as handle:
+        state = json.load(handle)
+    state['status'] = 'initializing'  # as if the process died before the end
+    with open(state_file, 'w') as handle:
+        json.dump(state, handle)
+    second = ansible_module('lago.lago.lago_prefix', args)
+    try:
+        assert second['changed'] and not second.get('failed'), second
+        assert libvirt_objects(second['prefix']['short_id']) == sorted(
+            '%s-%s' % (second['prefix']['short_id'], name) for name in ('lan', 'vm01'))
+        assert len(leases(prefix_vars['lago_lease_dir'])) == 1
+        third = ansible_module('lago.lago.lago_prefix', args)
+        assert not third['changed'], third
+    finally:
+        gone = ansible_module('lago.lago.lago_prefix', dict(path=prefix_vars['lago_prefix_path'], state='absent'))
+    assert gone['changed']
+    assert leases(prefix_vars['lago_lease_dir']) == []
+    assert libvirt_objects(state['short_id']) == []

@@ -33,7 +33,7 @@ def start_playbook(name, extra):
 
 
 def finish(proc):
-    out, _ = proc.communicate(timeout=900)
+    out, _err = proc.communicate(timeout=900)
     assert proc.returncode == 0, out[-4000:]
 
 

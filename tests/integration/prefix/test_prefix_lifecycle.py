@@ -85,7 +85,7 @@ def test_two_vms_two_nets_full_cycle(prefix_vars, write_init_file, tmp_path, lab
 
         assert playbook('stop', extra).check().changed() == 1
         status = playbook('status', extra).check()
-        assert "'shut off'" in status.stdout or '"shut off"' in status.stdout, status.stdout
+        assert 'vm vm01: shut off at ' in status.stdout and 'vm vm02: shut off at ' in status.stdout, status.stdout
         playbook('start', extra).check()
         again = ssh(state, path, 'vm02', 'hostname')
         assert again.stdout.strip() == 'vm02', again.stderr
