@@ -118,6 +118,34 @@ def define(conn, xml):
     return _call('define', name, conn.defineXML, xml)
 
 
+def with_disk_sources(xml, sources):
+    """``xml`` with the disks named in ``sources`` ({dev: (path, format)}) on new images.
+
+    Their recorded backing chains are dropped: libvirt probes the new ones.
+    """
+    root = etree.fromstring(xml.encode('utf-8'))
+    for node in root.findall('devices/disk'):
+        target = node.find('target')
+        if target is None or target.get('dev') not in sources:
+            continue
+        path, fmt = sources[target.get('dev')]
+        node.find('source').set('file', path)
+        node.find('driver').set('type', fmt)
+        for backing in node.findall('backingStore'):
+            node.remove(backing)
+    return etree.tostring(root, pretty_print=True).decode('utf-8')
+
+
+def set_disk_sources(conn, name, sources):
+    """Point the persistent definition of domain ``name`` at new disk images (see with_disk_sources)."""
+    dom = lookup_domain(conn, name)
+    if dom is None:
+        raise DomainError('domain %s is missing from libvirt: run lago_prefix with state=present '
+                          'to define it again' % name)
+    xml = _call('reading the definition', name, dom.XMLDesc, libvirt.VIR_DOMAIN_XML_INACTIVE)
+    return define(conn, with_disk_sources(xml, sources))
+
+
 def start(dom):
     if not dom.isActive():
         _call('start', dom.name(), dom.create)

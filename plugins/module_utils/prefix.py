@@ -57,6 +57,19 @@ class Layout(object):
     def image(self, vm, disk, fmt):
         return self._join('images', '%s_%s.%s' % (vm, disk, fmt))
 
+    def overlay(self, vm, disk, snapshot):
+        """The layer a disk gets when snapshot ``snapshot`` is taken or reverted to."""
+        return self._join('images', '%s_%s.%s.qcow2' % (vm, disk, snapshot))
+
+    def memory_state(self, vm, snapshot):
+        """The RAM of ``vm`` saved by a memory snapshot."""
+        return self._join('images', '%s.%s.mem' % (vm, snapshot))
+
+    @property
+    def pool_imports(self):
+        """Where layers imported from state pools live (shared by the prefix's disks)."""
+        return self._join('images', 'pool')
+
     def seed(self, vm):
         return self._join('seeds', '%s.iso' % vm)
 
@@ -104,10 +117,25 @@ def teardown_vm(conn, state, vm):
             templates.remove_user(state['template_store'], disk['store_entry'], owner_of(state).path)
         if disk.get('owned', True) and remove_path(disk['path']):
             removed.append('disk %s' % disk['path'])
+        for path, layer in sorted(disk.get('layers', {}).items()):
+            if layer.get('owned', True) and remove_path(path):
+                removed.append('layer %s' % path)
+        for path in disk.get('base_files', []):
+            if not _shared(state, vm, path) and remove_path(path):
+                removed.append('layer %s' % path)
+    for snapshot in vm.get('snapshots', {}).values():
+        if snapshot.get('memory') and remove_path(snapshot['memory']):
+            removed.append('memory state %s' % snapshot['memory'])
     for path in (vm.get('seed'),):
         if path and remove_path(path):
             removed.append('seed %s' % path)
     return removed
+
+
+def _shared(state, vm, base_file):
+    """True when a VM other than ``vm`` sits on ``base_file`` too."""
+    return any(base_file in disk.get('base_files', []) for other in state.get('vms', {}).values()
+               if other is not vm for disk in other.get('disks', []))
 
 
 def teardown_net(conn, state, net):

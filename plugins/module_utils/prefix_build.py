@@ -17,7 +17,7 @@ import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    disk, domain, network, qemu_img, seed, spec as specs, sshkeys, subnet_lease, templates)
+    disk, domain, network, pool, qemu_img, seed, spec as specs, sshkeys, subnet_lease, templates)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.prefix import (
@@ -326,6 +326,8 @@ def _make_disk(layout, state, vm_name, disk_spec):
         qemu_img.create(entry['path'], size=disk_spec['size'], fmt=disk_spec['format'])
     elif disk_spec['type'] == 'file':
         qemu_img.convert(disk_spec['path'], entry['path'], out_format=disk_spec['format'])
+    elif disk_spec.get('template_type') == 'pool':
+        _pool_overlay(layout, entry, vm_name, disk_spec)
     elif disk_spec.get('template_type') == 'qcow2':
         backing = disk_spec['path']
         entry.update(backing=backing)
@@ -334,6 +336,17 @@ def _make_disk(layout, state, vm_name, disk_spec):
     else:
         _template_overlay(state, entry, disk_spec)
     return entry
+
+
+def _pool_overlay(layout, entry, vm_name, disk_spec):
+    """A disk on a state of a state pool: the state's chain is brought into the prefix
+    (checked against its manifest) and the disk is an overlay on its top layer."""
+    location, state_name = pool.split_state(disk_spec['path'])
+    picked = (disk_spec.get('template_name') or vm_name).split('/')
+    imported = pool.import_disk(location, state_name, picked[0], picked[1] if len(picked) > 1 else disk_spec['name'],
+                                layout.pool_imports)
+    entry.update(backing=imported['top'], base_files=imported['files'], pool_state=disk_spec['path'])
+    qemu_img.create(entry['path'], fmt='qcow2', backing_file=imported['top'], backing_format=imported['format'])
 
 
 _BACKINGS = {}

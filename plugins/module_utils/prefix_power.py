@@ -37,6 +37,18 @@ def _domain(conn, vm):
 def start(conn, layout, state, vms=None, check_mode=False):
     """Start the prefix's nets, then the chosen VMs. Returns the names started."""
     names = chosen_vms(state, vms)
+    started = start_nets(conn, state, check_mode)
+    doms = [(name, _domain(conn, state['vms'][name])) for name in names]
+    for name, dom in doms:
+        if not dom.isActive():
+            started.append(name)
+            if not check_mode:
+                domain.start(dom)
+    return started
+
+
+def start_nets(conn, state, check_mode=False):
+    """Start the prefix's nets that are down. Returns their names as ``net:<name>``."""
     started = []
     for name, net in sorted(state['nets'].items()):
         current = network.read_network(conn, net['libvirt_name'])
@@ -47,12 +59,6 @@ def start(conn, layout, state, vms=None, check_mode=False):
             started.append('net:%s' % name)
             if not check_mode:
                 current['net'].create()
-    doms = [(name, _domain(conn, state['vms'][name])) for name in names]
-    for name, dom in doms:
-        if not dom.isActive():
-            started.append(name)
-            if not check_mode:
-                domain.start(dom)
     return started
 
 

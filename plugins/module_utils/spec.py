@@ -89,7 +89,7 @@ REJECTED_KEYS = {
 
 DISK_TYPES = ('template', 'empty', 'file')
 DISK_FORMATS = ('qcow2', 'raw', 'iso')
-TEMPLATE_TYPES = ('lago', 'qcow2')
+TEMPLATE_TYPES = ('lago', 'qcow2', 'pool')
 NET_TYPES = ('nat', 'bridge')
 SUPPORTED_VM_PROVIDER = 'local-libvirt'
 PATH_VARIABLES = ('LAGO_PREFIX_PATH', 'LAGO_INITFILE_PATH', 'LAGO_WORKDIR_PATH')
@@ -98,6 +98,8 @@ PATH_VARIABLES = ('LAGO_PREFIX_PATH', 'LAGO_INITFILE_PATH', 'LAGO_WORKDIR_PATH')
 # inside dns_domain_name and part of disk file names.
 VM_NAME_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
 NET_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
+REMOTE_LOCATION_RE = re.compile(r'^(?P<host>(?:[^@/:\s]+@)?[^@/:\s]+):(?P<path>.+)$')
+POOL_DISK_RE = re.compile(r'^[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$')
 DISK_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$')
 DISK_DEV_RE = re.compile(r'^(vd|sd|hd)[a-z]{1,2}$')
 DNS_LABEL_RE = re.compile(r'^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$')
@@ -715,7 +717,9 @@ def _template_disk(raw, place, paths):
         'template_type': template_type,
         'template_version': None,
     }
-    if template_type == 'qcow2':
+    if template_type == 'pool':
+        disk.update(_pool_disk(raw, place, paths))
+    elif template_type == 'qcow2':
         # A plain qcow2 image as the base (Lago's exported init files).
         if 'path' not in raw:
             _fail(place + '.path', 'missing: a template_type qcow2 disk needs the path of its base image')
@@ -731,6 +735,34 @@ def _template_disk(raw, place, paths):
         disk['template_name'] = _text(raw['template_name'], place + '.template_name', numbers=True)
     if 'template_version' in raw:
         disk['template_version'] = _text(raw['template_version'], place + '.template_version', numbers=True)
+    return disk
+
+
+def is_remote_location(location):
+    """``[user@]host:path`` rather than a local path (which may hold a colon further on)."""
+    return not location.startswith(('/', '.', '~', '$')) and bool(REMOTE_LOCATION_RE.match(location))
+
+
+def _pool_disk(raw, place, paths):
+    """A state of a state pool (lago_snapshot_pool) as the base: ``path`` is
+    ``<pool>/<state>``, local or ``[user@]host:/path``; ``template_name``, if
+    given, picks ``<vm>`` or ``<vm>/<disk>`` of the state (default: this VM and disk)."""
+    if 'path' not in raw:
+        _fail(place + '.path', 'missing: a template_type pool disk needs the pool state as <pool>/<state>')
+    if 'template_version' in raw:
+        _fail(place + '.template_version', 'does not apply to template_type pool: a pool state has one version')
+    location = _text(raw['path'], place + '.path').rstrip('/')
+    if not is_remote_location(location):
+        location = os.path.normpath(os.path.join(paths.base_dir, os.path.expanduser(paths.expand(location, place + '.path'))))
+        if not os.path.isfile(os.path.join(location, 'manifest.json')):
+            problem = 'is incomplete (no manifest.json)' if os.path.isdir(location) else 'does not exist'
+            _fail(place + '.path', 'pool state %s %s' % (location, problem))
+    disk = {'path': location}
+    if 'template_name' in raw:
+        picked = _text(raw['template_name'], place + '.template_name')
+        if not POOL_DISK_RE.fullmatch(picked):
+            _fail(place + '.template_name', 'for a pool disk give <vm> or <vm>/<disk> of the state, not %r' % picked)
+        disk['template_name'] = picked
     return disk
 
 

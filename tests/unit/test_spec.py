@@ -315,6 +315,55 @@ def test_missing_file_disk(tmp_path):
 # ---------------------------------------------------------------------------
 # Files that are not YAML/JSON
 
+def pool_state(tmp_path, name='installed', complete=True):
+    state = tmp_path / 'pool' / name
+    state.mkdir(parents=True)
+    if complete:
+        (state / 'manifest.json').write_text('{}')
+    return str(state)
+
+
+def test_pool_disk_names_a_local_state(tmp_path):
+    location = pool_state(tmp_path)
+    spec = normalize_spec(minimal(disks=[{'type': 'template', 'template_type': 'pool', 'path': 'pool/installed/',
+                                          'template_name': 'engine/root'}]), base_dir=str(tmp_path))
+    assert spec['domains']['vm01']['disks'] == [
+        {'name': 'vda', 'dev': 'vda', 'type': 'template', 'format': 'qcow2', 'template_type': 'pool',
+         'template_version': None, 'path': location, 'template_name': 'engine/root'}]
+
+
+def test_pool_disk_on_another_host_is_kept_as_given():
+    spec = normalize_spec(minimal(disks=[{'type': 'template', 'template_type': 'pool',
+                                          'path': 'lago@store.example.com:/srv/pool/installed'}]))
+    assert spec['domains']['vm01']['disks'][0]['path'] == 'lago@store.example.com:/srv/pool/installed'
+    assert 'template_name' not in spec['domains']['vm01']['disks'][0]
+
+
+@pytest.mark.parametrize('disk, expected', [
+    ({}, 'domains.vm01.disks[0].path: missing: a template_type pool disk needs the pool state'),
+    ({'path': 'pool/missing'}, 'does not exist'),
+    ({'path': 'pool/incomplete'}, 'is incomplete (no manifest.json)'),
+    ({'path': 'pool/installed', 'template_version': 'v1'},
+     'domains.vm01.disks[0].template_version: does not apply to template_type pool'),
+    ({'path': 'pool/installed', 'template_name': 'a/b/c'},
+     "domains.vm01.disks[0].template_name: for a pool disk give <vm> or <vm>/<disk> of the state, not 'a/b/c'"),
+])
+def test_bad_pool_disks(tmp_path, disk, expected):
+    pool_state(tmp_path)
+    pool_state(tmp_path, 'incomplete', complete=False)
+    disk.update(type='template', template_type='pool')
+    assert expected in error_of(minimal(disks=[disk]), base_dir=str(tmp_path))
+
+
+@pytest.mark.parametrize('location, remote', [
+    ('host:/srv/pool', True), ('user@host:/srv/pool', True), ('host:relative', True),
+    ('/srv/po:ol', False), ('./a:b', False), ('~/pool', False), ('pool/state', False), ('$LAGO_PREFIX_PATH/p', False),
+])
+def test_remote_locations(location, remote):
+    from ansible_collections.lago.lago.plugins.module_utils.spec import is_remote_location
+    assert is_remote_location(location) is remote
+
+
 @pytest.mark.parametrize('text, expected', [
     ('domains:\n  vm01: {nics: [}\n', 'not valid YAML (line 2, column'),
     ('domains:\n\tvm01: {}\n', 'not valid YAML (line 2, column 1)'),
@@ -468,7 +517,7 @@ BAD_SPECS = [
     (minimal(disks=[{'type': 'template'}]), 'domains.vm01.disks[0].template_name: missing'),
     (minimal(disks=[{'type': 'template', 'template_type': 'qcow2'}]), 'domains.vm01.disks[0].path: missing'),
     (minimal(disks=[{'type': 'template', 'template_type': 'ova', 'template_name': 't'}]),
-     "domains.vm01.disks[0].template_type: must be one of lago, qcow2, not 'ova'"),
+     "domains.vm01.disks[0].template_type: must be one of lago, qcow2, pool, not 'ova'"),
     (minimal(disks=[{'type': 'template', 'template_name': 't', 'path': '/x'}]),
      'domains.vm01.disks[0].path: a template disk takes its image from the template store'),
     (minimal(disks=[{'type': 'template', 'template_name': 't', 'format': 'raw'}]),

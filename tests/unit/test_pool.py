@@ -1,0 +1,137 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The state pool's pure parts: file names, export plans, manifest checks."""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import copy
+
+import pytest
+
+from ansible_collections.lago.lago.plugins.module_utils import pool
+from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
+
+SHA = 'a' * 64
+
+
+def chain():
+    """Template, the init overlay, and a snapshot layer on it - bottom first."""
+    return [
+        dict(path='/store/lab:debian12:r1', format='qcow2', backing=None, size=100, source='file:/store/x:100:1'),
+        dict(path='/p/images/vm01_root.qcow2', format='qcow2', backing='/store/lab:debian12:r1',
+             backing_format='qcow2', size=10, source='sha256:' + '1' * 64),
+        dict(path='/p/images/vm01_root.s1.qcow2', format='qcow2', backing='/p/images/vm01_root.qcow2',
+             backing_format='qcow2', size=5, source='sha256:' + '2' * 64),
+    ]
+
+
+def exported(plan):
+    """The manifest layers an export of ``plan`` writes (every layer hashed)."""
+    layers = copy.deepcopy(plan['layers'])
+    for entry in layers.values():
+        entry.setdefault('size', 7)
+        entry.setdefault('sha256', SHA)
+    return layers
+
+
+def test_pool_file_names_are_readable_and_unique():
+    assert pool.pool_file_name('/store/lab:debian12:r1', set()) == 'lab_debian12_r1'
+    assert pool.pool_file_name('/p/images/vm01_root.qcow2', {'vm01_root.qcow2'}) == 'vm01_root.qcow2~2'
+    assert pool.pool_file_name('/x/.hidden', set()) == 'hidden'
+    assert pool.pool_file_name('/x/manifest.json', set()) == 'layer.manifest.json'
+
+
+def test_first_export_moves_every_layer_with_relative_backing_names():
+    plan = pool.plan_export(chain())
+    assert plan['moves'] == [layer['path'] for layer in chain()]
+    assert plan['skipped'] == []
+    assert plan['layers']['vm01_root.s1.qcow2']['backing'] == 'vm01_root.qcow2'
+    assert plan['layers']['vm01_root.qcow2']['backing'] == 'lab_debian12_r1'
+    assert plan['layers']['lab_debian12_r1']['backing'] is None
+
+
+def test_unchanged_export_moves_nothing():
+    first = pool.plan_export(chain())
+    old = dict(layers=exported(first))
+    again = pool.plan_export(chain(), old, present={name: 7 for name in old['layers']})
+    assert again['moves'] == []
+    assert sorted(again['skipped']) == sorted(old['layers'])
+    assert again['layers'] == old['layers']
+
+
+def test_a_changed_layer_is_moved_again_under_its_name():
+    old = dict(layers=exported(pool.plan_export(chain())))
+    layers = chain()
+    layers[2]['source'] = 'sha256:' + '3' * 64
+    plan = pool.plan_export(layers, old, present={name: 7 for name in old['layers']})
+    assert plan['moves'] == ['/p/images/vm01_root.s1.qcow2']
+    assert sorted(plan['skipped']) == ['lab_debian12_r1', 'vm01_root.qcow2']
+
+
+@pytest.mark.parametrize('present', [{}, {'lab_debian12_r1': 6}])
+def test_a_layer_missing_or_cut_short_in_the_pool_is_moved_again(present):
+    old = dict(layers=exported(pool.plan_export(chain())))
+    sizes = {name: 7 for name in old['layers']}
+    sizes.pop('lab_debian12_r1')
+    sizes.update(present)
+    plan = pool.plan_export(chain(), old, sizes)
+    assert plan['moves'] == ['/store/lab:debian12:r1']
+
+
+def manifest():
+    return dict(version=1, layers={
+        'base': dict(size=1, sha256=SHA, format='qcow2', backing=None),
+        'top': dict(size=1, sha256=SHA, format='qcow2', backing='base')},
+        vms={'vm01': dict(disks={'root': dict(layer='top', dev='vda')})})
+
+
+def test_a_good_manifest_passes_and_gives_chains():
+    pool.check_manifest(manifest(), 'state s')
+    assert pool.layers_under(manifest(), 'top') == ['top', 'base']
+    assert pool.disk_of(manifest(), 'vm01', 'root', 'state s')['layer'] == 'top'
+
+
+@pytest.mark.parametrize('change, expected', [
+    (lambda m: m.update(version=2), 'expected a mapping with version 1'),
+    (lambda m: m.update(layers={}), 'no layers'),
+    (lambda m: m['layers'].update({'../x': m['layers']['base']}), "layer name '../x' is not a plain file name"),
+    (lambda m: m['layers']['top'].update(sha256='xyz'), 'layer top needs an integer size and a sha256'),
+    (lambda m: m['layers']['top'].update(backing='gone'), 'layer top sits on gone, which is not in the manifest'),
+    (lambda m: m['vms']['vm01']['disks']['root'].update(layer='gone'),
+     "vm vm01 disk root names layer 'gone', which is not in the manifest"),
+])
+def test_bad_manifests_are_named(change, expected):
+    broken = manifest()
+    change(broken)
+    with pytest.raises(SnapshotError) as err:
+        pool.check_manifest(broken, 'pool state s')
+    assert str(err.value) == 'pool state s: manifest is not valid: ' + expected
+
+
+def test_missing_vm_or_disk_lists_what_the_state_has():
+    with pytest.raises(SnapshotError) as err:
+        pool.disk_of(manifest(), 'vm02', 'root', 'state s')
+    assert str(err.value) == 'state s has no vm vm02 (it has: vm01)'
+    with pytest.raises(SnapshotError) as err:
+        pool.disk_of(manifest(), 'vm01', 'data', 'state s')
+    assert str(err.value) == 'state s: vm vm01 has no disk data (it has: root)'
+
+
+def test_manifest_id_follows_the_layers_only():
+    other = manifest()
+    other['vms'] = {}
+    assert pool.manifest_id(other) == pool.manifest_id(manifest())
+    other['layers']['top']['sha256'] = 'b' * 64
+    assert pool.manifest_id(other) != pool.manifest_id(manifest())
+
+
+def test_split_state_and_open_pool():
+    assert pool.split_state('/srv/pool/installed/') == ('/srv/pool', 'installed')
+    assert pool.split_state('me@host:/srv/pool/installed') == ('me@host:/srv/pool', 'installed')
+    with pytest.raises(SnapshotError):
+        pool.split_state('installed')
+    remote = pool.open_pool('me@host:/srv/pool', ssh='ssh -p 2222')
+    assert (remote.host, remote.root, remote.ssh) == ('me@host', '/srv/pool', ['ssh', '-p', '2222'])
+    assert pool.open_pool('/srv/pool').root == '/srv/pool'
