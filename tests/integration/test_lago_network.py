@@ -12,7 +12,7 @@ from ansible_collections.lago.lago.plugins.module_utils import network as nw
 from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libvirt, lookup_network
 
-from conftest import REPO
+from labrun import REPO  # "conftest" is whichever conftest.py pytest imported last
 
 pytestmark = pytest.mark.lab
 
