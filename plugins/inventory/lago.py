@@ -237,21 +237,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._construct(host)
 
     def _host_names(self, vms):
-        """One inventory name per VM; two VMs with one name is an error naming both prefixes."""
-        prefixed = self.get_option('host_name') == 'prefixed'
-        owners = {}
-        names = []
-        for vm in vms:
-            name = '%s-%s' % (prefix_name(vm['prefix']), vm['name']) if prefixed else vm['name']
-            if name in owners:
-                hint = ('rename one of the prefix directories' if prefixed
-                        else 'set host_name: prefixed or list only one of them')
-                raise AnsibleParserError(
-                    'lago inventory: host %s would be VM %s of prefix %s and VM %s of prefix %s; %s'
-                    % (name, owners[name]['name'], owners[name]['prefix'], vm['name'], vm['prefix'], hint))
-            owners[name] = vm
-            names.append(name)
-        return names
+        return host_names(vms, prefixed=self.get_option('host_name') == 'prefixed')
 
     def _check_prefix_groups(self, vms):
         owners = {}
@@ -264,18 +250,16 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     'rename one of them' % (other, vm['prefix'], group))
 
     def _prefix_group(self, vm):
-        return self._sanitize_group_name('lago_%s' % prefix_name(vm['prefix']))
+        return prefix_group(vm, self._sanitize_group_name)
 
     def _add_to_groups(self, host, vm):
-        lago_groups = [self._prefix_group(vm),
-                       self._sanitize_group_name('lago_vm_type_%s' % vm['vm_type'])]
-        lago_groups.extend(self._sanitize_group_name('lago_net_%s' % nic['net']) for nic in vm['nics'])
+        lago_groups, user_groups = vm_groups(vm, self._sanitize_group_name)
         for group in lago_groups:
             self.inventory.add_group(group)
             self.inventory.add_child(PARENT_GROUP, group)
             self.inventory.add_child(group, host)
-        for group in vm['groups']:
-            group = self.inventory.add_group(self._sanitize_group_name(group))
+        for group in user_groups:
+            group = self.inventory.add_group(group)
             self.inventory.add_child(group, host)
 
     def _construct(self, host):
@@ -298,6 +282,34 @@ def refuse_loose_booleans(config):
 
 def prefix_name(path):
     return os.path.basename(os.path.normpath(path))
+
+
+def host_names(vms, prefixed=False):
+    """One host name per VM record; two VMs with one name is an error naming both prefixes."""
+    owners = {}
+    names = []
+    for vm in vms:
+        name = '%s-%s' % (prefix_name(vm['prefix']), vm['name']) if prefixed else vm['name']
+        if name in owners:
+            hint = ('rename one of the prefix directories' if prefixed
+                    else 'set host_name: prefixed or list only one of them')
+            raise AnsibleParserError(
+                'lago inventory: host %s would be VM %s of prefix %s and VM %s of prefix %s; %s'
+                % (name, owners[name]['name'], owners[name]['prefix'], vm['name'], vm['prefix'], hint))
+        owners[name] = vm
+        names.append(name)
+    return names
+
+
+def prefix_group(vm, sanitize):
+    return sanitize('lago_%s' % prefix_name(vm['prefix']))
+
+
+def vm_groups(vm, sanitize):
+    """The groups of one VM record: (children of the group ``lago``, the init file's ``groups``)."""
+    lago_groups = [prefix_group(vm, sanitize), sanitize('lago_vm_type_%s' % vm['vm_type'])]
+    lago_groups.extend(sanitize('lago_net_%s' % nic['net']) for nic in vm['nics'])
+    return lago_groups, [sanitize(group) for group in vm['groups']]
 
 
 def read_prefix_vms(prefix):

@@ -14,7 +14,7 @@ __metaclass__ = type
 import os
 import shutil
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, network, subnet_lease, templates
+from ansible_collections.lago.lago.plugins.module_utils import domain, network, reposerver, subnet_lease, templates
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path, write_json
 
@@ -150,12 +150,18 @@ def teardown_net(conn, state, net):
 
 
 def teardown(conn, layout, state, remove_dir=True):
-    """Take apart everything ``state`` records; then the directory.
+    """Stop the prefix's repository server, take apart everything ``state`` records; then the directory.
 
     Keeps going after an error so one stuck object does not strand the rest;
     the errors are raised together at the end.
     """
     removed, errors = [], []
+    try:
+        stopped = reposerver.stop(layout.path)
+        if stopped['changed']:
+            removed.append('repository server %s' % stopped['record'].get('pid'))
+    except (LagoError, IOError, OSError, ValueError) as err:
+        errors.append('repository server: %s' % err)
     for name, vm in sorted(state.get('vms', {}).items()):
         try:
             removed += teardown_vm(conn, state, vm)

@@ -38,7 +38,8 @@ options:
         O(init_file) or O(spec) the prefix is first made C(present).
       - C(stopped) shuts the VMs down (ACPI, then a hard stop after
         O(stop_timeout)); without O(vms) the nets are stopped too.
-      - C(absent) destroys the prefix - domains (with snapshot metadata and
+      - C(absent) destroys the prefix - its repository server (see
+        M(lago.lago.lago_reposerver)), domains (with snapshot metadata and
         nvram), networks, leases, template store users and the directory.
     type: str
     choices: [present, started, stopped, absent]

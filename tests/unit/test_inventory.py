@@ -491,3 +491,60 @@ def test_running_only_with_an_unreachable_libvirt_is_an_error(inventory, two_vm_
     message = failed(inventory({'prefixes': [two_vm_prefix], 'running_only': True,
                                 'libvirt_uri': 'qemu+unix:///system?socket=/nonexistent/sock'}))
     assert 'running_only: cannot connect to libvirt at qemu+unix:///system?socket=/nonexistent/sock' in message
+
+
+# --- the lago_hosts lookup: the same hosts for add_host ----------------------------
+
+@pytest.fixture
+def lago_hosts(tmp_path, collections_path):
+    """run(terms, **options) -> (rc, query('lago.lago.lago_hosts', ...) or None, output)."""
+    workdir = tmp_path / 'lookup'
+    workdir.mkdir()
+    (workdir / 'ansible.cfg').write_text('[defaults]\n')
+    out = workdir / 'hosts.json'
+
+    def run(terms, **options):
+        play = [dict(hosts='localhost', gather_facts=False, tasks=[
+            {'ansible.builtin.copy': dict(content='{{ hosts | to_json }}', dest=str(out)),
+             'vars': {'hosts': "{{ query('lago.lago.lago_hosts', *terms, **options) }}",
+                      'terms': terms, 'options': options}}])]
+        (workdir / 'play.yml').write_text(json.dumps(play))
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_CONFIG=str(workdir / 'ansible.cfg'),
+                   ANSIBLE_LOCAL_TEMP=str(workdir), ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='false',
+                   ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
+        proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), 'play.yml'],
+                              cwd=str(workdir), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=120, check=False)
+        result = json.loads(out.read_text()) if proc.returncode == 0 else None
+        return proc.returncode, result, ' '.join((proc.stdout + proc.stderr).split())
+    return run
+
+
+def test_lookup_gives_add_host_the_inventory_plugins_hosts(inventory, lago_hosts, two_vm_prefix):
+    listing = ok(inventory({'prefixes': [two_vm_prefix]}))
+    rc, hosts, output = lago_hosts([two_vm_prefix])
+    assert rc == 0, output
+    assert [host['name'] for host in hosts] == ['vm01', 'vm02']
+    for host in hosts:
+        name = host.pop('name')
+        groups = host.pop('groups')
+        assert host == hostvars(listing)[name]
+        assert set(groups) == {group for group in listing if group != '_meta' and name in hosts_of(listing, group)
+                               and group not in ('all', 'ungrouped')}
+    assert hosts[0]['lago_deploy_scripts'] == ['/p/scripts/vm01/01-setup.sh']
+
+
+def test_lookup_names_prefixed_hosts_and_refuses_clashes(lago_hosts, tmp_path):
+    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
+    make_prefix(one, {'vm01': vm_state('ffff0001', 'vm01', 1)})
+    make_prefix(two, {'vm01': vm_state('ffff0002', 'vm01', 1)})
+    rc, _hosts, output = lago_hosts([one, two])
+    assert rc != 0 and 'host vm01 would be VM vm01 of prefix %s and VM vm01 of prefix %s' % (one, two) in output
+    rc, hosts, output = lago_hosts([one, two], host_name='prefixed')
+    assert rc == 0, output
+    assert [host['name'] for host in hosts] == ['one-vm01', 'two-vm01']
+
+
+def test_lookup_of_a_missing_prefix_is_an_error_naming_it(lago_hosts, tmp_path):
+    rc, _hosts, output = lago_hosts([str(tmp_path / 'nowhere')])
+    assert rc != 0 and 'prefix %s does not exist' % (tmp_path / 'nowhere') in output
