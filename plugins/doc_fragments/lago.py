@@ -76,3 +76,33 @@ attributes:
     support: full
     description: Reads only; it never reports a change.
 '''
+
+    GROUP_LIBVIRT_URI = r'''
+options:
+  libvirt_uri:
+    description:
+      - Accepted so that C(module_defaults) of the action group C(group/lago.lago.lago) can set it
+        for every lago module at once; this module does not use it.
+    type: str
+    default: qemu:///system
+'''
+
+    GROUP_TEMPLATE_STORE = r'''
+options:
+  template_store:
+    description:
+      - Accepted so that C(module_defaults) of the action group C(group/lago.lago.lago) can set it
+        for every lago module at once; this module does not use it.
+    type: path
+    default: /var/lib/lago/store
+'''
+
+    GROUP_LEASE_DIR = r'''
+options:
+  lease_dir:
+    description:
+      - Accepted so that C(module_defaults) of the action group C(group/lago.lago.lago) can set it
+        for every lago module at once; this module does not use it.
+    type: path
+    default: /var/lib/lago/subnets
+'''

@@ -29,6 +29,22 @@ LEASE_ARGS = dict(
 )
 
 
+# Every module of the action group lago accepts these, so that
+# module_defaults: {group/lago.lago.lago: {...}} can set them once.
+GROUP_ARGS = dict(LIBVIRT_ARGS, template_store=TEMPLATE_ARGS['template_store'], **LEASE_ARGS)
+
+
+def new_module(module_class, **kwargs):
+    """``module_class(**kwargs)`` with the group's shared options added where a module lacks them.
+
+    Takes the class (AnsibleModule) from the module: this file never imports it.
+    """
+    argument_spec = dict(kwargs.pop('argument_spec'))
+    for name, spec in GROUP_ARGS.items():
+        argument_spec.setdefault(name, dict(spec))
+    return module_class(argument_spec=argument_spec, **kwargs)
+
+
 def missing_libraries(*names):
     """Which of the Python libraries ``names`` (libvirt-python, lxml, PyYAML) cannot be imported."""
     probes = {'libvirt-python': 'libvirt', 'lxml': 'lxml', 'PyYAML': 'yaml'}

@@ -29,6 +29,8 @@ extends_documentation_fragment:
   - lago.lago.lago
   - lago.lago.lago.templates
   - lago.lago.lago.attributes
+  - lago.lago.lago.group_libvirt_uri
+  - lago.lago.lago.group_lease_dir
 options:
   path:
     description:
@@ -236,7 +238,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import disk, qemu_img, templates
-from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, diff_of, lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, diff_of, lago_errors, new_module
 from ansible_collections.lago.lago.plugins.module_utils.errors import DiskError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path
 
@@ -426,7 +428,7 @@ STATES = dict(present=state_present, absent=state_absent, exported=state_exporte
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+    module = new_module(AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[('state', 'exported', ['dest'])],
                            mutually_exclusive=[('template', 'backing_file')])
     with lago_errors(module):

@@ -30,6 +30,7 @@ extends_documentation_fragment:
   - lago.lago.lago.libvirt
   - lago.lago.lago.leases
   - lago.lago.lago.attributes
+  - lago.lago.lago.group_template_store
 options:
   name:
     description:
@@ -256,7 +257,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lago.lago.plugins.module_utils import network, subnet_lease
 from ansible_collections.lago.lago.plugins.module_utils.common import (
-    LEASE_ARGS, LIBVIRT_ARGS, diff_of, lago_errors, require_libraries)
+    LEASE_ARGS, LIBVIRT_ARGS, diff_of, lago_errors, new_module, require_libraries)
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 
 ARGUMENT_SPEC = dict(
@@ -409,7 +410,7 @@ def _run(req):
 
 
 def main():
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    module = new_module(AnsibleModule, argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     require_libraries(module, 'libvirt-python', 'lxml')
     with lago_errors(module):
         req = Request(module.params, module.check_mode)

@@ -22,6 +22,8 @@ options:
 extends_documentation_fragment:
   - lago.lago.lago.libvirt
   - lago.lago.lago.info_attributes
+  - lago.lago.lago.group_template_store
+  - lago.lago.lago.group_lease_dir
 seealso:
   - module: lago.lago.lago_prefix
 '''
@@ -50,7 +52,7 @@ prefix:
 '''
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries
+from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries, new_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, describe, load_state
 
@@ -58,7 +60,7 @@ from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, de
 def main():
     argument_spec = dict(path=dict(type='path', required=True))
     argument_spec.update(LIBVIRT_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = new_module(AnsibleModule, argument_spec=argument_spec, supports_check_mode=True)
     require_libraries(module, 'libvirt-python', 'lxml')
     layout = Layout(module.params['path'])
     with lago_errors(module):

@@ -27,6 +27,9 @@ author:
   - Lago developers (@lago-project)
 extends_documentation_fragment:
   - lago.lago.lago.attributes
+  - lago.lago.lago.group_libvirt_uri
+  - lago.lago.lago.group_template_store
+  - lago.lago.lago.group_lease_dir
 options:
   prefix:
     description:
@@ -111,12 +114,12 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lago.lago.plugins.module_utils import reposerver
-from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors, new_module
 from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, REPO_DIR
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(AnsibleModule,
         argument_spec=dict(
             prefix=dict(type='path', required=True),
             state=dict(type='str', default='started', choices=['started', 'stopped']),

@@ -32,6 +32,9 @@ author:
   - Lago developers (@lago-project)
 extends_documentation_fragment:
   - lago.lago.lago.attributes
+  - lago.lago.lago.group_libvirt_uri
+  - lago.lago.lago.group_template_store
+  - lago.lago.lago.group_lease_dir
 attributes:
   check_mode:
     details: Nothing is downloaded in check mode; the prediction uses the packages the sync cache already holds.
@@ -214,13 +217,13 @@ apt_source:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors, new_module
 from ansible_collections.lago.lago.plugins.module_utils.repos import (
     DEFAULT_PORT, DEFAULT_REPO_NAME, DEFAULT_REPOSYNC_DIR, repo_urls, reposetup)
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(AnsibleModule,
         argument_spec=dict(
             prefix=dict(type='path', required=True),
             name=dict(type='str', default=DEFAULT_REPO_NAME),

@@ -85,6 +85,8 @@ options:
 extends_documentation_fragment:
   - lago.lago.lago.attributes
   - lago.lago.lago.libvirt
+  - lago.lago.lago.group_template_store
+  - lago.lago.lago.group_lease_dir
 attributes:
   idempotent:
     support: partial
@@ -162,7 +164,7 @@ import copy
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import prefix_power, snapshot
-from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries
+from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries, new_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state, save_state
 
@@ -259,7 +261,7 @@ def main():
         ssh_timeout=dict(type='int', default=300),
     )
     argument_spec.update(LIBVIRT_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = new_module(AnsibleModule, argument_spec=argument_spec, supports_check_mode=True)
     require_libraries(module, 'libvirt-python', 'lxml')
     layout = Layout(module.params['prefix'])
     handlers = dict(present=ensure_present, reverted=ensure_reverted, absent=ensure_absent)

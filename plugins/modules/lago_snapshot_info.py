@@ -31,6 +31,8 @@ options:
 extends_documentation_fragment:
   - lago.lago.lago.libvirt
   - lago.lago.lago.info_attributes
+  - lago.lago.lago.group_template_store
+  - lago.lago.lago.group_lease_dir
 seealso:
   - module: lago.lago.lago_snapshot
 '''
@@ -80,7 +82,7 @@ vms:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import snapshot
-from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries
+from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries, new_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state
 from ansible_collections.lago.lago.plugins.module_utils.prefix_power import chosen_vms
@@ -93,7 +95,7 @@ def main():
         vms=dict(type='list', elements='str'),
     )
     argument_spec.update(LIBVIRT_ARGS)
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = new_module(AnsibleModule, argument_spec=argument_spec, supports_check_mode=True)
     require_libraries(module, 'libvirt-python', 'lxml')
     name = module.params['name']
     with lago_errors(module):

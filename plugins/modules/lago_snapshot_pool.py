@@ -66,6 +66,9 @@ options:
     default: 300
 extends_documentation_fragment:
   - lago.lago.lago.attributes
+  - lago.lago.lago.group_libvirt_uri
+  - lago.lago.lago.group_template_store
+  - lago.lago.lago.group_lease_dir
 notes:
   - Saved RAM of memory snapshots is not exported; a prefix made from a pool state boots cold.
   - A remote pool host needs rsync, flock (util-linux) and GNU find.
@@ -122,7 +125,7 @@ manifest:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import pool, snapshot
-from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors, new_module
 from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state
 
 
@@ -157,7 +160,7 @@ def ensure_absent(module):
 
 
 def main():
-    module = AnsibleModule(
+    module = new_module(AnsibleModule,
         argument_spec=dict(
             pool=dict(type='str', required=True),
             name=dict(type='str', required=True),

@@ -29,6 +29,8 @@ extends_documentation_fragment:
   - lago.lago.lago
   - lago.lago.lago.templates
   - lago.lago.lago.attributes
+  - lago.lago.lago.group_libvirt_uri
+  - lago.lago.lago.group_lease_dir
 options:
   template:
     description:
@@ -183,7 +185,7 @@ repository:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import templates
-from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, diff_of, lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, diff_of, lago_errors, new_module
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 
 
@@ -273,7 +275,7 @@ STATES = dict(present=state_present, absent=state_absent, published=state_publis
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+    module = new_module(AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[('state', 'published', ['template_version', 'image', 'metadata'])])
     with lago_errors(module):
         values = STATES[module.params['state']](module)

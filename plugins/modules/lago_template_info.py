@@ -22,6 +22,8 @@ extends_documentation_fragment:
   - lago.lago.lago
   - lago.lago.lago.templates
   - lago.lago.lago.info_attributes
+  - lago.lago.lago.group_libvirt_uri
+  - lago.lago.lago.group_lease_dir
 options:
   template:
     description:
@@ -114,7 +116,7 @@ downloading:
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import templates
-from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, lago_errors
+from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, lago_errors, new_module
 
 
 def gather(params):
@@ -133,7 +135,7 @@ def gather(params):
 def main():
     spec = dict(template=dict(type='str'))
     spec.update(TEMPLATE_ARGS)
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = new_module(AnsibleModule, argument_spec=spec, supports_check_mode=True)
     with lago_errors(module):
         values = gather(module.params)
     module.exit_json(**values)

@@ -34,9 +34,11 @@ def test_build_install_and_document(tmp_path):
 
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(installed))
     modules = sorted(os.path.basename(path)[:-3] for path in glob.glob(os.path.join(REPO, 'plugins/modules/*.py')))
+    # lago_artifacts runs on the VMs (collect), not where libvirt is: it stays out of the group.
+    host_modules = [name for name in modules if name != 'lago_artifacts']
     with open(os.path.join(REPO, 'meta', 'runtime.yml')) as handle:
-        assert sorted(yaml.safe_load(handle)['action_groups']['lago']) == modules, \
-            'every module belongs to the action group lago'
+        assert sorted(yaml.safe_load(handle)['action_groups']['lago']) == host_modules, \
+            'every module that runs on the libvirt host belongs to the action group lago'
     docs = json.loads(run(['ansible-doc', '--json', '-t', 'module'] + ['lago.lago.%s' % m for m in modules], env=env))
     assert sorted(docs) == ['lago.lago.%s' % m for m in modules]
     for name, doc in docs.items():
