@@ -429,8 +429,8 @@ STATES = dict(present=state_present, absent=state_absent, exported=state_exporte
 
 def main():
     module = new_module(AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[('state', 'exported', ['dest'])],
-                           mutually_exclusive=[('template', 'backing_file')])
+                        required_if=[('state', 'exported', ['dest'])],
+                        mutually_exclusive=[('template', 'backing_file')])
     with lago_errors(module):
         values = STATES[module.params['state']](module)
     module.exit_json(**values)

@@ -119,7 +119,8 @@ from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_POR
 
 
 def main():
-    module = new_module(AnsibleModule,
+    module = new_module(
+        AnsibleModule,
         argument_spec=dict(
             prefix=dict(type='path', required=True),
             state=dict(type='str', default='started', choices=['started', 'stopped']),

@@ -223,7 +223,8 @@ from ansible_collections.lago.lago.plugins.module_utils.repos import (
 
 
 def main():
-    module = new_module(AnsibleModule,
+    module = new_module(
+        AnsibleModule,
         argument_spec=dict(
             prefix=dict(type='path', required=True),
             name=dict(type='str', default=DEFAULT_REPO_NAME),

@@ -160,7 +160,8 @@ def ensure_absent(module):
 
 
 def main():
-    module = new_module(AnsibleModule,
+    module = new_module(
+        AnsibleModule,
         argument_spec=dict(
             pool=dict(type='str', required=True),
             name=dict(type='str', required=True),

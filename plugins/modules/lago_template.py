@@ -276,7 +276,7 @@ STATES = dict(present=state_present, absent=state_absent, published=state_publis
 
 def main():
     module = new_module(AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[('state', 'published', ['template_version', 'image', 'metadata'])])
+                        required_if=[('state', 'published', ['template_version', 'image', 'metadata'])])
     with lago_errors(module):
         values = STATES[module.params['state']](module)
     module.exit_json(**values)
