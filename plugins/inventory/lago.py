@@ -28,7 +28,8 @@ description:
     the VM''s C(groups) in the init file, named as given. Characters a group name
     cannot hold become C(_).'
   - 'Host variables: C(ansible_host) (the management address), C(ansible_user),
-    C(ansible_ssh_private_key_file), C(ansible_ssh_common_args), and C(lago_vm_name),
+    C(ansible_ssh_private_key_file), C(ansible_ssh_common_args), C(ansible_control_path)
+    (SSH connection sharing per prefix), and C(lago_vm_name),
     C(lago_libvirt_name), C(lago_vm_type), C(lago_groups), C(lago_nets) (per net:
     C(ip), C(mac) of the VM''s first NIC on it), C(lago_nics), C(lago_management_net),
     C(lago_metadata), C(lago_deploy_scripts), C(lago_artifacts), C(lago_disks),
@@ -378,6 +379,10 @@ def host_vars(vm):
         'ansible_user': vm['ssh_user'],
         'ansible_ssh_private_key_file': os.path.join(prefix, 'id_rsa'),
         'ansible_ssh_common_args': ssh_common_args(prefix, vm['name']),
+        # Labs reuse addresses: a connection kept open to a destroyed prefix's VM
+        # must never serve a new VM at the same address, so the control socket
+        # carries the prefix's id.
+        'ansible_control_path': '%%(directory)s/lago-%s-%%%%C' % vm['prefix_uuid'][:8],
         'lago_vm_name': vm['name'],
         'lago_libvirt_name': vm['libvirt_name'],
         'lago_vm_type': vm['vm_type'],
