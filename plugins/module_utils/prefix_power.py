@@ -7,12 +7,14 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import subprocess
 import time
 
 from ansible_collections.lago.lago.plugins.module_utils import domain, network
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
-from ansible_collections.lago.lago.plugins.module_utils.ssh import wait_for_logins
+from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout
+from ansible_collections.lago.lago.plugins.module_utils.ssh import ssh_argv, wait_for_logins
 
 
 def chosen_vms(state, vms):
@@ -89,8 +91,9 @@ def console_tail(layout, name, lines=25):
 
 
 def stop(conn, state, vms=None, timeout=60.0, check_mode=False):
-    """Shut the chosen VMs down together (ACPI), then pull the plug on the
-    ones still running after ``timeout``; with no subset, stop the nets too.
+    """Shut the chosen VMs down together (ACPI, and ``poweroff`` over SSH for
+    guests that ignore the power button), then pull the plug on the ones still
+    running after ``timeout``; with no subset, stop the nets too.
     Returns the names stopped."""
     names = chosen_vms(state, vms)
     running = []
@@ -106,15 +109,36 @@ def stop(conn, state, vms=None, timeout=60.0, check_mode=False):
             dom.shutdown()
         except Exception:  # pylint: disable=broad-except
             pass  # no ACPI listener yet: destroyed below
+    logins = [_request_poweroff(state, name) for name, _dom in running]
     deadline = time.monotonic() + timeout
     while any(dom.isActive() for _name, dom in running) and time.monotonic() < deadline:
         time.sleep(0.5)
     for _name, dom in running:
         domain.destroy(dom)
+    for login in logins:
+        _reap(login)
     for name in _nets_to_stop(conn, state, vms):
         network.read_network(conn, state['nets'][name[4:]]['libvirt_name'])['net'].destroy()
         stopped.append(name)
     return stopped
+
+
+def _request_poweroff(state, name):
+    """Ask the guest over SSH to power off (not waited for: the VM's state is)."""
+    layout = Layout(state['path'])
+    vm = state['vms'][name]
+    argv = ssh_argv(vm['ssh_user'], vm['address'], layout.private_key, layout.known_hosts,
+                    ['systemctl', 'poweroff'], connect_timeout=3)
+    return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def _reap(login):
+    try:
+        login.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        login.kill()
+        login.wait()
 
 
 def _nets_to_stop(conn, state, vms):
