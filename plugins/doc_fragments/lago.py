@@ -51,6 +51,17 @@ options:
     default: /var/lib/lago/subnets
 '''
 
+    LOCK = r'''
+options:
+  lock_timeout:
+    description:
+      - Seconds to wait for the prefix's lock while another run changes the prefix.
+      - After that the task fails with C(prefix P is busy), naming the process that holds
+        the lock, and changes nothing.
+    type: float
+    default: 60
+'''
+
     ATTRIBUTES = r'''
 attributes:
   check_mode:

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one exception hierarchy of the lago engine.
 
-Modules turn any LagoError into ``fail_json(msg=str(err))`` in one place
-(see common.run_module); everything else is a bug and shows its traceback.
+The module runtime (``_runtime.run_module``) turns any LagoError into
+``fail_json(msg=str(err))`` in one place, after the rollback has run;
+everything else is a bug and shows its traceback.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -61,6 +62,14 @@ class DomainError(LagoError):
 
 class PrefixError(LagoError):
     """A prefix is missing, inconsistent, or a lifecycle step failed."""
+
+
+class PrefixBusy(PrefixError):
+    """Another process holds the prefix's lock; the message names it."""
+
+
+class Interrupted(BaseException):
+    """The run got SIGTERM/SIGHUP: like KeyboardInterrupt, it unwinds (and rolls back) every step."""
 
 
 class SnapshotError(LagoError):

@@ -16,90 +16,18 @@ import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import domain, network, reposerver, subnet_lease, templates
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
-from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path, write_json
-
-STATE_VERSION = 1
-
-
-class Layout(object):
-    """Where each file of a prefix lives."""
-
-    def __init__(self, path):
-        self.path = os.path.abspath(os.path.expanduser(path))
-
-    def _join(self, *parts):
-        return os.path.join(self.path, *parts)
-
-    @property
-    def uuid_file(self):
-        return self._join('uuid')
-
-    @property
-    def private_key(self):
-        return self._join('id_rsa')
-
-    @property
-    def public_key(self):
-        return self._join('id_rsa.pub')
-
-    @property
-    def known_hosts(self):
-        return self._join('known_hosts')
-
-    @property
-    def spec_file(self):
-        return self._join('spec.json')
-
-    @property
-    def state_file(self):
-        return self._join('state.json')
-
-    def image(self, vm, disk, fmt):
-        return self._join('images', '%s_%s.%s' % (vm, disk, fmt))
-
-    def overlay(self, vm, disk, snapshot):
-        """The layer a disk gets when snapshot ``snapshot`` is taken or reverted to."""
-        return self._join('images', '%s_%s.%s.qcow2' % (vm, disk, snapshot))
-
-    def memory_state(self, vm, snapshot):
-        """The RAM of ``vm`` saved by a memory snapshot."""
-        return self._join('images', '%s.%s.mem' % (vm, snapshot))
-
-    @property
-    def pool_imports(self):
-        """Where layers imported from state pools live (shared by the prefix's disks)."""
-        return self._join('images', 'pool')
-
-    def seed(self, vm):
-        return self._join('seeds', '%s.iso' % vm)
-
-    def host_key(self, vm):
-        return self._join('host_keys', '%s_ed25519' % vm)
-
-    def scripts_dir(self, vm):
-        return self._join('scripts', vm)
-
-    def console_log(self, vm):
-        return self._join('logs', '%s.console.log' % vm)
-
-    def subdirs(self):
-        return [self._join(name) for name in ('images', 'seeds', 'host_keys', 'scripts', 'logs')]
+from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import (  # noqa: F401 (moving to prefix_state)
+    STATE_VERSION, Layout, PrefixState, read_state_file)
 
 
 def load_state(layout):
-    """The prefix's state; PrefixError when ``layout`` is not an initialized prefix."""
-    if not os.path.exists(layout.state_file):
-        raise PrefixError('%s is not an initialized lago prefix (no state.json): run lago_prefix '
-                          'with state=present (the init playbook) first' % layout.path)
-    state = read_json(layout.state_file)
-    if state.get('version') != STATE_VERSION:
-        raise PrefixError('%s: state.json version %r is not supported (expected %d)'
-                          % (layout.state_file, state.get('version'), STATE_VERSION))
-    return state
+    """The raw state dict (callers move to PrefixState.load)."""
+    return read_state_file(layout)
 
 
 def save_state(layout, state):
-    write_json(layout.state_file, state)
+    PrefixState(layout, state).save()
 
 
 def owner_of(state):

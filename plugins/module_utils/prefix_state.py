@@ -1,0 +1,500 @@
+# -*- coding: utf-8 -*-
+# Copyright: lago.lago developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one owner of a prefix's state: where its files live, state.json, the
+per-prefix lock, and the records (VMs, NICs, disks, snapshots, nets) in it.
+
+No other file reads or writes state.json or indexes its dicts: everything goes
+through ``PrefixState`` and its records, and every state-changing step holds
+``lock`` (the module runtime takes it through ``open_prefix``).
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+import contextlib
+import copy
+import datetime
+import errno
+import json
+import os
+
+from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout, PrefixBusy, PrefixError
+from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, remove_path, write_json
+
+STATE_VERSION = 1
+STATE_FILE = 'state.json'
+LOCK_FILE = '.lock'
+DEFAULT_LOCK_TIMEOUT = 60.0
+# state.json holds no secret, but what it names (keys, seeds) is the prefix's own business.
+STATE_MODE = 0o600
+PREFIX_MODE = 0o700
+
+
+class Layout(object):
+    """Where each file of a prefix lives."""
+
+    def __init__(self, path):
+        self.path = os.path.abspath(os.path.expanduser(path))
+
+    def _join(self, *parts):
+        return os.path.join(self.path, *parts)
+
+    @property
+    def uuid_file(self):
+        return self._join('uuid')
+
+    @property
+    def private_key(self):
+        return self._join('id_rsa')
+
+    @property
+    def public_key(self):
+        return self._join('id_rsa.pub')
+
+    @property
+    def known_hosts(self):
+        return self._join('known_hosts')
+
+    @property
+    def spec_file(self):
+        return self._join('spec.json')
+
+    @property
+    def state_file(self):
+        return self._join(STATE_FILE)
+
+    @property
+    def lock_file(self):
+        return self._join(LOCK_FILE)
+
+    def image(self, vm, disk, fmt):
+        return self._join('images', '%s_%s.%s' % (vm, disk, fmt))
+
+    def overlay(self, vm, disk, snapshot):
+        """The layer a disk gets when snapshot ``snapshot`` is taken or reverted to."""
+        return self._join('images', '%s_%s.%s.qcow2' % (vm, disk, snapshot))
+
+    def memory_state(self, vm, snapshot):
+        """The RAM of ``vm`` saved by a memory snapshot."""
+        return self._join('images', '%s.%s.mem' % (vm, snapshot))
+
+    @property
+    def pool_imports(self):
+        """Where layers imported from state pools live (shared by the prefix's disks)."""
+        return self._join('images', 'pool')
+
+    def seed(self, vm):
+        return self._join('seeds', '%s.iso' % vm)
+
+    def host_key(self, vm):
+        return self._join('host_keys', '%s_ed25519' % vm)
+
+    def scripts_dir(self, vm):
+        return self._join('scripts', vm)
+
+    def console_log(self, vm):
+        return self._join('logs', '%s.console.log' % vm)
+
+    def subdirs(self):
+        return [self._join(name) for name in ('images', 'seeds', 'host_keys', 'scripts', 'logs')]
+
+    @property
+    def initialized(self):
+        """True when the prefix has a state file (complete or not)."""
+        return os.path.exists(self.state_file)
+
+
+# ------------------------------------------------------------------ records
+
+def _field(key, default=None, doc=None):
+    """A record attribute stored under ``key`` of the record's dict."""
+    def getter(self):
+        return self.data.get(key, default)
+
+    def setter(self, value):
+        self.data[key] = value
+    return property(getter, setter, doc=doc or key)
+
+
+class Record(object):
+    """A view over one dict of state.json: changes go straight into the state."""
+
+    def __init__(self, data, name=None):
+        self.data = data
+        self.name = name
+
+    def update(self, **values):
+        self.data.update(values)
+
+    def to_dict(self):
+        return copy.deepcopy(self.data)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.data is other.data
+
+    def __hash__(self):
+        return id(self.data)
+
+
+class Nic(Record):
+    net = _field('net')
+    mac = _field('mac')
+    ip = _field('ip')
+
+
+class Layer(Record):
+    """One frozen layer of a disk's chain (path is the record's name)."""
+    backing = _field('backing')
+    owned = _field('owned', True)
+
+
+class Disk(Record):
+    dev = _field('dev')
+    type = _field('type')
+    format = _field('format')
+    path = _field('path')
+    owned = _field('owned', True, 'whether the prefix made the image (a Lago file disk is the user\'s)')
+    store_entry = _field('store_entry')
+    backing = _field('backing')
+    template = _field('template')
+    template_version = _field('template_version')
+    pool_state = _field('pool_state')
+
+    def __init__(self, data):
+        super(Disk, self).__init__(data, data.get('name'))
+
+    @property
+    def layers(self):
+        """{path: Layer} of the disk's frozen layers (snapshots, pool imports)."""
+        return {path: Layer(layer, path) for path, layer in self.data.setdefault('layers', {}).items()}
+
+    def add_layer(self, path, **values):
+        self.data.setdefault('layers', {})[path] = dict(values)
+        return Layer(self.data['layers'][path], path)
+
+    def remove_layer(self, path):
+        self.data.setdefault('layers', {}).pop(path, None)
+
+    @property
+    def base_files(self):
+        return list(self.data.get('base_files', []))
+
+
+class Snapshot(Record):
+    taken = _field('taken')
+    running = _field('running', False)
+    consistency = _field('consistency')
+    memory = _field('memory')
+
+    @property
+    def disks(self):
+        return self.data.setdefault('disks', {})
+
+
+class Vm(Record):
+    libvirt_name = _field('libvirt_name')
+    address = _field('address', doc='the address on the management net')
+    management_net = _field('management_net')
+    vm_type = _field('vm_type')
+    groups = _field('groups', ())
+    memory = _field('memory')
+    vcpu = _field('vcpu')
+    ssh_user = _field('ssh_user')
+    seed = _field('seed')
+    host_key = _field('host_key')
+    artifacts = _field('artifacts', ())
+    metadata = _field('metadata')
+
+    @property
+    def nics(self):
+        return [Nic(nic) for nic in self.data.get('nics', [])]
+
+    @property
+    def disks(self):
+        return [Disk(disk) for disk in self.data.setdefault('disks', [])]
+
+    def disk(self, name):
+        """The disk ``name``, or None."""
+        return next((d for d in self.disks if d.name == name), None)
+
+    def add_disk(self, data):
+        self.data.setdefault('disks', []).append(data)
+        return Disk(data)
+
+    @property
+    def snapshots(self):
+        """{name: Snapshot}, in the order they were recorded."""
+        return {name: Snapshot(record, name) for name, record in self.data.setdefault('snapshots', {}).items()}
+
+    def snapshot(self, name):
+        record = self.data.setdefault('snapshots', {}).get(name)
+        return Snapshot(record, name) if record is not None else None
+
+    def set_snapshot(self, name, data):
+        self.data.setdefault('snapshots', {})[name] = data
+        return Snapshot(data, name)
+
+    def remove_snapshot(self, name):
+        return self.data.setdefault('snapshots', {}).pop(name, None)
+
+
+class Net(Record):
+    libvirt_name = _field('libvirt_name')
+    bridge = _field('bridge')
+    type = _field('type')
+    management = _field('management', False)
+    mtu = _field('mtu')
+    dns_domain = _field('dns_domain')
+    leased = _field('leased', False, 'whether a lease was (or was about to be) taken for the subnet')
+    subnet = _field('subnet')
+    gateway = _field('gateway')
+    dhcp = _field('dhcp')
+
+
+# ------------------------------------------------------------------ the state
+
+def _damaged(layout, why):
+    return PrefixError('%s is damaged (%s); destroy the prefix (lago_prefix state=absent) and init it again'
+                       % (layout.state_file, why))
+
+
+def read_state_file(layout):
+    """The raw dict of state.json; PrefixError when missing, unreadable or of another version."""
+    try:
+        with open(layout.state_file, 'rb') as handle:
+            data = json.loads(handle.read().decode('utf-8'))
+    except (IOError, OSError) as err:
+        if err.errno == errno.ENOENT:
+            raise PrefixError('%s is not an initialized lago prefix (no %s): run lago_prefix with '
+                              'state=present (the init playbook) first' % (layout.path, STATE_FILE))
+        raise PrefixError('cannot read %s: %s' % (layout.state_file, err.strerror or err))
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise _damaged(layout, 'not valid JSON: %s' % err)
+    if not isinstance(data, dict):
+        raise _damaged(layout, 'not a JSON object')
+    if data.get('version') != STATE_VERSION:
+        raise PrefixError('%s: state.json version %r is not supported (expected %d)'
+                          % (layout.state_file, data.get('version'), STATE_VERSION))
+    for key in ('vms', 'nets'):
+        if not isinstance(data.get(key, {}), dict):
+            raise _damaged(layout, '%s is not a mapping' % key)
+    return data
+
+
+class PrefixState(object):
+    """A prefix's state.json, loaded: read it through the properties and records, change it, save()."""
+
+    def __init__(self, layout, data):
+        self.layout = layout
+        self._data = data
+        self.dir_created_now = False  # set by open_prefix
+
+    # -- loading and saving
+    @classmethod
+    def load(cls, layout):
+        return cls(layout, read_state_file(layout))
+
+    @classmethod
+    def new(cls, layout, **fields):
+        """A fresh state (status ``initializing``), not saved yet."""
+        data = dict(fields, version=STATE_VERSION, status='initializing', path=layout.path)
+        data.setdefault('vms', {})
+        data.setdefault('nets', {})
+        return cls(layout, data)
+
+    def save(self):
+        write_json(self.layout.state_file, self._data, mode=STATE_MODE)
+
+    def to_dict(self):
+        """A deep copy of the whole state (for plans and unit tests)."""
+        return copy.deepcopy(self._data)
+
+    def get(self, key, default=None):
+        """A top-level value not covered by a property (e.g. a record a later version adds)."""
+        return self._data.get(key, default)
+
+    def set(self, key, value):
+        self._data[key] = value
+
+    # -- the prefix
+    path = property(lambda self: self.layout.path)
+    uuid = property(lambda self: self._data.get('uuid'))
+    short_id = property(lambda self: self._data.get('short_id'))
+    libvirt_uri = property(lambda self: self._data.get('libvirt_uri'))
+    virt_type = property(lambda self: self._data.get('virt_type', 'kvm'))
+    template_repo = property(lambda self: self._data.get('template_repo'))
+    template_store = property(lambda self: self._data.get('template_store'))
+    lease_dir = property(lambda self: self._data.get('lease_dir'))
+    created_dir = property(lambda self: bool(self._data.get('created_dir')),
+                           doc='whether init made the prefix directory (destroy removes only such a one)')
+
+    @property
+    def status(self):
+        return self._data.get('status')
+
+    @status.setter
+    def status(self, value):
+        self._data['status'] = value
+
+    @property
+    def ready(self):
+        return self._data.get('status') == 'ready'
+
+    @property
+    def owner(self):
+        """The lease owner: the prefix's uuid file and uuid."""
+        from ansible_collections.lago.lago.plugins.module_utils.subnet_lease import Owner
+        return Owner(self.layout.uuid_file, self.uuid)
+
+    # -- VMs
+    @property
+    def vm_names(self):
+        return sorted(self._data['vms'])
+
+    @property
+    def vms(self):
+        """{name: Vm}, sorted by name."""
+        return dict((name, Vm(self._data['vms'][name], name)) for name in self.vm_names)
+
+    def vm(self, name):
+        if name not in self._data['vms']:
+            raise PrefixError('vm %s is not in prefix %s (it has: %s)'
+                              % (name, self.path, ', '.join(self.vm_names) or 'no VMs'))
+        return Vm(self._data['vms'][name], name)
+
+    def has_vm(self, name):
+        return name in self._data['vms']
+
+    def add_vm(self, name, data):
+        self._data['vms'][name] = data
+        return Vm(data, name)
+
+    def remove_vm(self, name):
+        return self._data['vms'].pop(name, None)
+
+    def chosen_vms(self, names=None):
+        """The VM names to act on: all, or the given subset (each must exist)."""
+        if not names:
+            return self.vm_names
+        unknown = sorted(set(names) - set(self._data['vms']))
+        if unknown:
+            raise PrefixError('vms %s are not in the prefix (it has: %s)'
+                              % (', '.join(unknown), ', '.join(self.vm_names)))
+        return sorted(set(names))
+
+    # -- nets
+    @property
+    def net_names(self):
+        return sorted(self._data['nets'])
+
+    @property
+    def nets(self):
+        """{name: Net}, sorted by name."""
+        return dict((name, Net(self._data['nets'][name], name)) for name in self.net_names)
+
+    def net(self, name):
+        if name not in self._data['nets']:
+            raise PrefixError('net %s is not in prefix %s (it has: %s)'
+                              % (name, self.path, ', '.join(self.net_names) or 'no nets'))
+        return Net(self._data['nets'][name], name)
+
+    def add_net(self, name, data):
+        self._data['nets'][name] = data
+        return Net(data, name)
+
+    def management_net(self, vm):
+        return self.net(vm.management_net)
+
+
+# ------------------------------------------------------------------ the lock
+
+# Prefixes this process holds the lock of (path -> depth): nested steps of one
+# run share the lock instead of waiting for themselves.
+_HELD = {}
+
+
+def _holder(layout):
+    """Who holds the lock, as its holder wrote it; '' when unknown."""
+    try:
+        with open(layout.lock_file) as handle:
+            record = json.loads(handle.read() or '{}')
+        return ': held by pid %s since %s%s' % (record.get('pid'), record.get('since'),
+                                               ' (%s)' % record['what'] if record.get('what') else '')
+    except (IOError, OSError, ValueError):
+        return ''
+
+
+def _same_file(fd, path):
+    """The flock'ed fd is still the lock file at ``path`` (not one a teardown unlinked)."""
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+@contextlib.contextmanager
+def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
+    """Hold the prefix's exclusive lock (an flock the kernel drops when the holder dies).
+
+    The directory must exist. PrefixBusy after ``timeout`` seconds names the holder.
+    """
+    if _HELD.get(layout.path):
+        _HELD[layout.path] += 1
+        try:
+            yield
+        finally:
+            _HELD[layout.path] -= 1
+        return
+    while True:
+        try:
+            with file_lock(layout.lock_file, timeout=timeout) as fd:
+                if not _same_file(fd, layout.lock_file):
+                    continue  # the prefix was destroyed (and maybe made again) while we waited
+                os.ftruncate(fd, 0)
+                os.write(fd, json.dumps(dict(pid=os.getpid(), what=what, since=datetime.datetime.now(
+                    datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))).encode())
+                _HELD[layout.path] = 1
+                try:
+                    yield
+                finally:
+                    _HELD.pop(layout.path, None)
+                return
+        except LockTimeout:
+            raise PrefixBusy('prefix %s is busy%s; nothing was changed (waited %ss)'
+                             % (layout.path, _holder(layout), timeout))
+
+
+@contextlib.contextmanager
+def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
+    """The prefix at ``path`` as a PrefixState, under its lock unless ``locked`` is False.
+
+    With ``must_exist`` a missing prefix is an error before anything is made.
+    Otherwise the directory is created (0700) when missing and, if the block
+    leaves no state behind, removed again; the state is then a ``new`` one
+    (``layout.initialized`` is False) and ``created_dir`` tells the block
+    whether this call made the directory.
+    """
+    layout = Layout(path)
+    if must_exist:
+        read_state_file(layout)  # fails before the lock file is made
+    created = False
+    if locked and not os.path.isdir(layout.path):
+        os.makedirs(layout.path, mode=PREFIX_MODE)
+        created = True
+    try:
+        with (lock(layout, timeout, what) if locked else _nothing()):
+            state = PrefixState.load(layout) if layout.initialized else PrefixState.new(layout, created_dir=created)
+            state.dir_created_now = created
+            yield state
+    finally:
+        if created and not layout.initialized:
+            remove_path(layout.lock_file)
+            with contextlib.suppress(OSError):
+                os.rmdir(layout.path)
+
+
+@contextlib.contextmanager
+def _nothing():
+    yield

@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+"""prefix_state: the state file, its records and the per-prefix lock."""
+
+from __future__ import absolute_import, division, print_function
+
+import json
+import multiprocessing
+import os
+import stat
+import time
+
+import pytest
+
+from ansible_collections.lago.lago.plugins.module_utils import prefix_state
+from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixBusy, PrefixError
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState, open_prefix
+
+
+def _saved(tmp_path, **extra):
+    layout = Layout(str(tmp_path / 'p'))
+    os.makedirs(layout.path)
+    state = PrefixState.new(layout, uuid='a' * 32, short_id='aaaaaaaa', **extra)
+    state.add_net('lan', dict(libvirt_name='aaaaaaaa-lan', subnet='192.168.200.0/24', management=True))
+    state.add_vm('vm01', dict(libvirt_name='aaaaaaaa-vm01', management_net='lan', address='192.168.200.2',
+                              nics=[dict(net='lan', mac='54:52:c0:a8:c8:02', ip='192.168.200.2')],
+                              disks=[dict(name='root', dev='vda', path='/x/root.qcow2', format='qcow2')]))
+    state.save()
+    return layout
+
+
+def test_records_write_through_and_save(tmp_path):
+    layout = _saved(tmp_path)
+    state = PrefixState.load(layout)
+    vm = state.vm('vm01')
+    assert vm.libvirt_name == 'aaaaaaaa-vm01'
+    assert [nic.ip for nic in vm.nics] == ['192.168.200.2']
+    assert vm.disk('root').owned is True
+    vm.disk('root').add_layer('/x/root.s1.qcow2', backing='/x/base')
+    vm.set_snapshot('s1', dict(taken='t', running=False, disks={}))
+    vm.memory = 2048
+    state.save()
+    again = PrefixState.load(layout).vm('vm01')
+    assert again.memory == 2048
+    assert list(again.disk('root').layers) == ['/x/root.s1.qcow2']
+    assert again.snapshot('s1').taken == 't'
+    assert stat.S_IMODE(os.stat(layout.state_file).st_mode) == 0o600
+
+
+def test_unknown_vm_names_the_prefix_and_its_vms(tmp_path):
+    state = PrefixState.load(_saved(tmp_path))
+    with pytest.raises(PrefixError, match=r'vm web is not in prefix .* \(it has: vm01\)'):
+        state.vm('web')
+    with pytest.raises(PrefixError, match='vms db, web are not in the prefix'):
+        state.chosen_vms(['web', 'db', 'vm01'])
+    assert state.chosen_vms(None) == ['vm01']
+
+
+@pytest.mark.parametrize('content, message', [
+    ('{"version": 1, "vms": {', 'is damaged (not valid JSON'),
+    ('[]', 'is damaged (not a JSON object)'),
+    ('{"version": 7}', 'version 7 is not supported'),
+    ('{"version": 1, "vms": []}', 'is damaged (vms is not a mapping)'),
+])
+def test_bad_state_files_are_prefix_errors(tmp_path, content, message):
+    layout = Layout(str(tmp_path))
+    with open(layout.state_file, 'w') as handle:
+        handle.write(content)
+    with pytest.raises(PrefixError, match=message.replace('(', r'\(').replace(')', r'\)')):
+        PrefixState.load(layout)
+
+
+def test_missing_prefix_fails_before_anything_is_made(tmp_path):
+    path = str(tmp_path / 'nothing')
+    with pytest.raises(PrefixError, match='is not an initialized lago prefix'):
+        with open_prefix(path):
+            pass
+    assert not os.path.exists(path)
+
+
+def test_new_prefix_directory_is_private_and_removed_when_nothing_was_saved(tmp_path):
+    path = str(tmp_path / 'new')
+    with open_prefix(path, must_exist=False) as state:
+        assert state.dir_created_now and state.created_dir
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+        assert not state.layout.initialized
+    assert not os.path.exists(path)
+    with pytest.raises(RuntimeError):
+        with open_prefix(path, must_exist=False):
+            raise RuntimeError('boom')
+    assert not os.path.exists(path)
+
+
+def test_users_directory_is_kept(tmp_path):
+    path = str(tmp_path / 'mine')
+    os.makedirs(path)
+    with open_prefix(path, must_exist=False) as state:
+        assert not state.created_dir
+    assert os.path.isdir(path)
+
+
+def _hold(path, ready, release):
+    with prefix_state.lock(Layout(path), what='holder'):
+        ready.set()
+        release.wait(30)
+
+
+def test_busy_prefix_names_the_holder(tmp_path):
+    layout = _saved(tmp_path)
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(layout.path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        started = time.monotonic()
+        with pytest.raises(PrefixBusy) as caught:
+            with open_prefix(layout.path, timeout=0.3):
+                pass
+        assert time.monotonic() - started < 10
+        assert 'prefix %s is busy: held by pid %d since ' % (layout.path, holder.pid) in str(caught.value)
+        assert '(holder)' in str(caught.value)
+    finally:
+        release.set()
+        holder.join(30)
+    with open_prefix(layout.path, timeout=5) as state:  # free again once the holder is gone
+        assert state.vm_names == ['vm01']
+    record = json.loads(open(layout.lock_file).read())
+    assert record['pid'] == os.getpid()
+
+
+def test_lock_is_reentrant_within_a_process(tmp_path):
+    layout = _saved(tmp_path)
+    with open_prefix(layout.path, timeout=0.2):
+        with open_prefix(layout.path, timeout=0.2) as inner:
+            assert inner.vm_names == ['vm01']
