@@ -9,20 +9,6 @@ from ansible_collections.lago.lago.plugins.module_utils import _runtime
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 
 
-class FakeModule(object):
-    """What ModuleRun reads of an AnsibleModule."""
-
-    def __init__(self, check_mode=False, diff=False, **params):
-        self.params = dict(params)
-        self.check_mode = check_mode
-        self._diff = diff
-        self._name = 'lago_test'
-        self.warnings = []
-
-    def warn(self, message):
-        self.warnings.append(message)
-
-
 def _plan(applied):
     def apply():
         applied.append('done')
@@ -31,9 +17,9 @@ def _plan(applied):
 
 
 @pytest.mark.parametrize('check_mode', [True, False])
-def test_check_mode_and_real_run_share_the_plan(check_mode):
+def test_check_mode_and_real_run_share_the_plan(make_run, check_mode):
     applied = []
-    run = _runtime.ModuleRun(FakeModule(check_mode=check_mode, diff=True))
+    run = make_run(check_mode=check_mode, diff=True)
     values = run.carry_out(_plan(applied))
     result = run.result(values)
     assert applied == ([] if check_mode else ['done'])
@@ -42,21 +28,21 @@ def test_check_mode_and_real_run_share_the_plan(check_mode):
     assert result['diff'] == dict(before={'disk': {'size': 10}}, after={'disk': {'size': 20}})
 
 
-def test_no_steps_no_change_and_no_diff_without_diff_mode():
-    run = _runtime.ModuleRun(FakeModule())
+def test_no_steps_no_change_and_no_diff_without_diff_mode(make_run):
+    run = make_run()
     run.carry_out(Plan('disk', {'size': 10}, {'size': 10}, apply=lambda: pytest.fail('applied')))
     result = run.result({'diff': {'stale': 1}})
     assert result == dict(changed=False)
 
 
-def test_changed_can_be_forced_when_views_are_equal():
-    run = _runtime.ModuleRun(FakeModule(diff=True))
+def test_changed_can_be_forced_when_views_are_equal(make_run):
+    run = make_run(diff=True)
     run.track('vm01', 'running', 'running', changed=True)
     assert run.result({})['changed'] is True
 
 
-def test_secrets_are_masked_in_results_and_diffs():
-    run = _runtime.ModuleRun(FakeModule(diff=True))
+def test_secrets_are_masked_in_results_and_diffs(make_run):
+    run = make_run(diff=True)
     run.track('spec', {}, {'domains': {'vm01': {'root-password': 'hunter2', 'memory': 512}}})
     result = run.result({'spec': {'ssh-password': 'x', 'nested': [{'password': 'y'}]}})
     text = repr(result)
