@@ -15,8 +15,8 @@ import pytest
 from ansible_collections.lago.lago.plugins.module_utils import files
 from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout
 
-COLLECTIONS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))), '.collections')
+# The directory ansible_collections/ was imported from (.collections, or ansible-test's copy).
+COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(files.__file__), *(['..'] * 5)))
 
 # A fresh interpreter: no pytest-timeout alarm, so file_lock waits in flock() itself.
 CHILD = textwrap.dedent('''
