@@ -47,3 +47,58 @@ def test_build_install_and_document(tmp_path):
     assert 'prefixes' in inventory['lago.lago.lago']['doc']['options']
     roles = run(['ansible-doc', '-t', 'role', '-l', 'lago.lago'], env=env)
     assert 'template_build' in roles
+
+
+def test_execution_environment_dependencies(tmp_path):
+    """ansible-builder reads the collection's Python and system requirements from meta/execution-environment.yml."""
+    run(['ansible-galaxy', 'collection', 'build', REPO, '--output-path', str(tmp_path)])
+    installed = tmp_path / 'collections'
+    run(['ansible-galaxy', 'collection', 'install', '--force', glob.glob(str(tmp_path / 'lago-lago-*.tar.gz'))[0],
+         '-p', str(installed)])
+    deps = yaml.safe_load(run(['ansible-builder', 'introspect', str(installed)]).split('\n', 1)[1])
+    python = ' '.join(deps['python'])
+    for requirement in ('libvirt-python', 'lxml', 'paramiko'):
+        assert requirement in python, (requirement, deps['python'])
+    system = ' '.join(deps['system'])
+    assert 'qemu-utils [platform:dpkg hypervisor]' in system and 'qemu-img [platform:rpm hypervisor]' in system
+
+
+def test_bindep_profiles_are_installed_here():
+    """bindep itself parses bindep.txt; on the lab machine (all profiles at once) nothing is missing."""
+    proc = subprocess.run(['bindep', '-b', '-f', os.path.join(REPO, 'bindep.txt'),
+                           'hypervisor', 'compile', 'build', 'reposetup', 'test'],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == '', 'missing: %s%s' % (proc.stdout, proc.stderr)
+
+
+def _imported_names():
+    names = set()
+    for path in glob.glob(os.path.join(REPO, 'plugins', '**', '*.py'), recursive=True):
+        with open(path) as handle:
+            for line in handle:
+                words = line.split()
+                if len(words) > 1 and words[0] in ('import', 'from'):
+                    names.add(words[1].split('.')[0])
+                if '__import__' in line or '_IMPORT_NAMES' in line:
+                    names.update(word.strip("'\":,{}()") for word in words)
+    return names
+
+
+def test_every_python_requirement_is_used():
+    imports = {'libvirt-python': 'libvirt', 'PyYAML': 'yaml', 'ansible-core': 'ansible'}
+    used = _imported_names()
+    with open(os.path.join(REPO, 'requirements.txt')) as handle:
+        for line in handle:
+            name = line.split('#')[0].strip().split('>')[0].split('<')[0].split('=')[0]
+            if name:
+                assert imports.get(name, name) in used, '%s is listed in requirements.txt but never imported' % name
+
+
+def test_metadata_has_no_placeholders_and_changelog_lints():
+    with open(os.path.join(REPO, 'galaxy.yml')) as handle:
+        galaxy = handle.read()
+    for placeholder in ('example.invalid', 'example.com', 'TODO', 'CHANGEME', 'your_name'):
+        assert placeholder not in galaxy, placeholder
+    run(['antsibull-changelog', 'lint'], cwd=REPO)
+    fragments = ''.join(open(path).read() for path in glob.glob(os.path.join(REPO, 'changelogs/fragments/*.yml')))
+    assert 'release_summary:' in fragments
