@@ -6,8 +6,9 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import logging
 import socket
-import subprocess
+import threading
 import time
 
 
@@ -34,35 +35,62 @@ def port_open(address, port=22, timeout=0.5):
         return False
 
 
-def wait_for_logins(targets, timeout=300.0, poll=0.25):
-    """Wait until each target accepts an SSH login (runs ``true``).
+def try_login(user, address, key, known_hosts, timeout=5.0):
+    """One SSH login with paramiko that runs ``true``; None when it worked, else why not.
 
-    ``targets``: {name: (user, address, key, known_hosts)}. All are polled
-    side by side: the port first (cheap), then a real login. Returns
-    (ready {name: seconds waited}, pending [names]) when all are ready or
-    ``timeout`` ran out.
+    The host key must be the one in the prefix's known_hosts (RejectPolicy);
+    no agent, no other key, no user known_hosts.
     """
+    import paramiko  # a requirement of the modules that wait (checked by the runtime)
+    client = paramiko.SSHClient()
+    client.load_host_keys(known_hosts)
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    try:
+        client.connect(address, username=user, key_filename=key, look_for_keys=False, allow_agent=False,
+                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
+        _stdin, stdout, _stderr = client.exec_command('true', timeout=timeout)
+        status = stdout.channel.recv_exit_status()
+        return None if status == 0 else '`true` exited %d' % status
+    except (paramiko.SSHException, OSError, EOFError) as err:
+        return '%s: %s' % (type(err).__name__, err)
+    finally:
+        client.close()
+
+
+def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None):
+    """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
+
+    ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
+    its own thread: the port first (cheap), then a real login with paramiko.
+    Returns (ready {name: seconds waited}, pending [names]) when all are ready
+    or ``timeout`` ran out; a dict given as ``why`` receives, for each pending
+    one, why its last try failed (for the caller's message).
+    """
+    logging.getLogger('paramiko').setLevel(logging.CRITICAL)  # refusals while booting are expected
     started = time.monotonic()
     deadline = started + timeout
-    pending = dict(targets)
-    ready = {}
-    while pending and time.monotonic() < deadline:
-        logins = {}
-        for name, (user, address, key, known_hosts) in pending.items():
+    ready, errors = {}, {}
+
+    def watch(name, user, address, key, known_hosts):
+        while time.monotonic() < deadline:
             if port_open(address):
-                logins[name] = subprocess.Popen(
-                    ssh_argv(user, address, key, known_hosts, ['true'], connect_timeout=5),
-                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for name, proc in logins.items():
-            try:
-                rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                rc = -1
-            if rc == 0:
-                ready[name] = time.monotonic() - started
-                del pending[name]
-        if pending:
+                error = try_login(user, address, key, known_hosts,
+                                  timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+                if error is None:
+                    ready[name] = time.monotonic() - started
+                    return
+                errors[name] = error
+            else:
+                errors[name] = 'port 22 of %s not open' % address
             time.sleep(poll)
-    return ready, sorted(pending)
+
+    threads = [threading.Thread(target=watch, args=(name,) + tuple(target), daemon=True)
+               for name, target in sorted(targets.items())]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()) + 10)
+    pending = sorted(set(targets) - set(ready))
+    if why is not None:
+        why.update((name, errors.get(name, 'not tried')) for name in pending)
+    return dict(ready), pending
