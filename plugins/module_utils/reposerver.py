@@ -3,12 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Serve ``<prefix>/internal_repo`` over HTTP to the prefix's VMs.
 
-The server is Python's own ``http.server`` (a ``ThreadingHTTPServer`` with
-``SimpleHTTPRequestHandler(directory=...)``), run as a detached process:
-``<python> -m http.server --bind <address> --directory <prefix>/internal_repo
-<port>``. It answers GET and HEAD only and never maps a path outside its
-directory (``..`` components are dropped); reposetup places no symlinks
-there. Its pid, address, port and exact command line are recorded in
+The server (repo_http.py: Python's ``http.server`` limited to the regular
+files under its root, no listings, nothing outside the root even through a
+symlink) runs as a detached process: ``<python> -c <repo_http's source>
+<prefix>/internal_repo <address> <port>``. Its pid, address, port and exact command line are recorded in
 ``<prefix>/reposerver.json`` (atomically); a pid counts as our server only
 while ``/proc/<pid>/cmdline`` is that command line, so a recycled pid is
 never killed. Its log goes to ``<prefix>/logs/reposerver.log``.
@@ -18,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import errno
+import inspect
 import os
 import signal
 import socket
@@ -25,6 +24,7 @@ import subprocess
 import sys
 import time
 
+from ansible_collections.lago.lago.plugins.module_utils import repo_http
 from ansible_collections.lago.lago.plugins.module_utils.errors import RepoError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, REPO_DIR
@@ -38,8 +38,9 @@ def record_path(prefix):
 
 
 def server_argv(root, bind, port, python=None):
-    """The server's command line (an argv list)."""
-    return [python or sys.executable, '-m', 'http.server', '--bind', bind, '--directory', root, str(port)]
+    """The server's command line (an argv list); it carries repo_http's code, since it
+    outlives the module whose files it came in."""
+    return [python or sys.executable, '-c', inspect.getsource(repo_http), root, bind, str(port)]
 
 
 def url_of(bind, port):
