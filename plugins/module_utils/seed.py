@@ -18,7 +18,6 @@ import os
 import shutil
 import tempfile
 
-from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
 
 SEED_LABEL = 'cidata'
@@ -76,11 +75,13 @@ def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqd
 def write_seed_image(path, files):
     """Write ``files`` ({name: text}) as an ISO 9660 image labelled cidata at ``path``.
 
-    Built beside ``path`` and renamed into place, so a failure leaves nothing.
+    The image holds the VM's SSH host private key: it is made inside a 0700
+    work directory, made 0600 and only then renamed into place, so it is never
+    readable by others and a failure leaves nothing.
     """
     directory = os.path.dirname(os.path.abspath(path))
     workdir = tempfile.mkdtemp(prefix='.seed-', dir=directory)
-    partial = path + '.partial'
+    partial = os.path.join(workdir, 'seed.iso')
     try:
         names = []
         for name, text in sorted(files.items()):
@@ -89,8 +90,8 @@ def write_seed_image(path, files):
             names.append(os.path.join(workdir, name))
         run(['genisoimage', '-quiet', '-output', partial, '-volid', SEED_LABEL,
              '-joliet', '-rock'] + names)
+        os.chmod(partial, 0o600)
         os.rename(partial, path)
     finally:
-        remove_path(partial)
         shutil.rmtree(workdir, ignore_errors=True)
     return path
