@@ -16,7 +16,7 @@ import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    addressing, disk, domain, network, pool, qemu_img, seed, spec as specs, sshkeys, subnet_lease, templates,
+    addressing, disk, domain, network, pool, qemu_img, seed, spec_diff as specs, sshkeys, subnet_lease, templates,
     values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, remove_path, write_json
