@@ -22,7 +22,7 @@ import uuid
 
 from lxml import etree
 
-from ansible_collections.lago.lago.plugins.module_utils import disk, prefix_build, prefix_power, spec
+from ansible_collections.lago.lago.plugins.module_utils import disk, prefix_build, prefix_power, spec_normalize as spec
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state, teardown
 

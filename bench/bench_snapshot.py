@@ -29,7 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, '.collections'))
 
 from ansible_collections.lago.lago.plugins.module_utils import (  # noqa: E402
-    prefix_build, prefix_power, snapshot, spec as specs)
+    prefix_build, prefix_power, snapshot, spec_normalize as specs)
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect, libvirt, lookup_domain  # noqa: E402
 from ansible_collections.lago.lago.plugins.module_utils.prefix import (  # noqa: E402
     Layout, load_state, save_state, teardown)

@@ -32,9 +32,7 @@ is running, restarts it.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
 import ipaddress
-import re
 
 try:
     from lxml import etree
@@ -42,123 +40,40 @@ except ImportError:  # reported by the modules (common.require_libraries)
     etree = None
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import NetworkError, SpecError
-from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn
+from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn, values
+from ansible_collections.lago.lago.plugins.module_utils.values import HOSTNAME_RE, MAC_RE, check_bridge_name
 
 TYPES = ('nat', 'isolated', 'bridge')
 STATES = ('present', 'started', 'stopped')
-BRIDGE_MAX_LEN = 15
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$')
-MAC_RE = re.compile(r'^[0-9a-f]{2}(:[0-9a-f]{2}){5}$')
-_LABEL = r'[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?'
-HOSTNAME_RE = re.compile(r'^(?=.{1,253}$)%s(\.%s)*$' % (_LABEL, _LABEL))
 # Parts of a description libvirt can change on a running network.
 LIVE_KEYS = ('hosts', 'dns_hosts')
 
 
-# --- names -------------------------------------------------------------------
+# --- names and addresses (the rules are in values.py) -------------------------
 
-def short_id(owner_uuid):
-    """The owner's short id carried by every libvirt name (Lago: uuid[:8])."""
-    return owner_uuid[:8]
-
-
-def check_name(name):
-    """A network name must be usable inside a Linux bridge name."""
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SpecError("name %r cannot make a valid bridge name: use 1 to 63 letters, digits, "
-                        "'-', '_' or '.', starting with a letter or digit" % name)
-
-
-def check_bridge_name(bridge):
-    """Linux's rules for an interface name (dev_valid_name), kept to printable ASCII."""
-    problem = None
-    if not isinstance(bridge, str) or not bridge:
-        problem = 'it is empty'
-    elif len(bridge) > BRIDGE_MAX_LEN:
-        problem = 'it is longer than %d characters' % BRIDGE_MAX_LEN
-    elif bridge in ('.', '..'):
-        problem = 'it is . or ..'
-    elif not re.match(r'^[A-Za-z0-9_.-]+$', bridge):
-        problem = "only letters, digits, '-', '_' and '.' are allowed"
-    if problem:
-        raise SpecError('bridge name %r is not valid: %s' % (bridge, problem))
-
-
-def derive_names(owner_uuid, name, bridge=None):
-    """(libvirt network name, bridge name) for network ``name`` of an owner.
-
-    The libvirt name is ``<short id>-<name>`` as in Lago. The bridge gets as
-    much of that as fits 15 characters: ``<short id[:4]>-<name>``, and for a
-    long name its first letters plus 5 hex of its hash, so long names that
-    start alike still get different bridges. A clash that remains (another
-    interface of that name) makes libvirt refuse to start the network.
-    """
-    check_name(name)
-    sid = short_id(owner_uuid)
-    if bridge is None:
-        bridge = '%s-%s' % (sid, name)
-        if len(bridge) > BRIDGE_MAX_LEN:
-            room = BRIDGE_MAX_LEN - 5
-            tail = name
-            if len(name) > room:
-                tail = name[:room - 5] + hashlib.sha1(name.encode('utf-8')).hexdigest()[:5]
-            bridge = '%s-%s' % (sid[:4], tail)
-    check_bridge_name(bridge)
-    return '%s-%s' % (sid, name), bridge
-
-
-def mac_for_ip(ip):
-    """Lago's MAC for a NIC with address ``ip``: 54:52 followed by the four octets."""
-    return '54:52:' + ':'.join('%02x' % octet for octet in ipaddress.IPv4Address(ip).packed)
-
+# For lago_network and prefix_build, which name these through this module.
+short_id = values.short_id
+derive_names = values.derive_names
+mac_for_ip = values.mac_for_ip
 
 # --- descriptions ------------------------------------------------------------
 
-_UNLEASED = ipaddress.IPv4Network('0.0.0.0/24')
+_UNLEASED = values.UNLEASED
 
 
 def _address(value, net, where):
     """The address ``value`` (a last octet or a full address) names inside ``net``."""
-    text = str(value).strip()
-    if text.isdigit():
-        if not 0 < int(text) < 255:
-            raise SpecError('%s %s: a last octet must be 1 to 254' % (where, text))
-        ip = net.network_address + int(text)
-    elif net is _UNLEASED:
-        raise SpecError('%s %s is a full address but the subnet is leased: give its last '
-                        'octet, or set subnet' % (where, text))
-    else:
-        try:
-            ip = ipaddress.IPv4Address(text)
-        except ValueError:
-            raise SpecError('%s %r is not an IPv4 address or a last octet' % (where, text))
-    if ip not in net or ip in (net.network_address, net.broadcast_address):
-        raise SpecError('%s %s is outside the subnet %s' % (where, ip, net))
-    if ip == net.network_address + 1:
-        raise SpecError('%s %s is the gateway of %s' % (where, ip, net))
-    return ip
+    return values.host_address(value, net, where)
 
 
 def _subnet(subnet):
-    try:
-        net = ipaddress.IPv4Network(str(subnet))
-    except ValueError as err:
-        raise SpecError('subnet %r is not an IPv4 network: %s' % (subnet, err))
-    if net.prefixlen > 30:
-        raise SpecError('subnet %s is too small: at most /30' % net)
-    return net
+    return values.subnet(subnet)
 
 
 def _dhcp(dhcp, net):
     if not dhcp:
         return None
-    missing = [key for key in ('start', 'end') if dhcp.get(key) in (None, '')]
-    if missing:
-        raise SpecError('dhcp needs start and end (missing: %s)' % ', '.join(missing))
-    start = _address(dhcp['start'], net, 'dhcp.start')
-    end = _address(dhcp['end'], net, 'dhcp.end')
-    if start > end:
-        raise SpecError('dhcp range %s-%s ends before it starts' % (start, end))
+    start, end = values.dhcp_range(dhcp, net, 'dhcp')
     return dict(start=str(start), end=str(end))
 
 

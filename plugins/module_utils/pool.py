@@ -35,7 +35,7 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError,
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
 from ansible_collections.lago.lago.plugins.module_utils.snapshot import check_name, now, sha256_of, vms_with
-from ansible_collections.lago.lago.plugins.module_utils.spec import REMOTE_LOCATION_RE, is_remote_location
+from ansible_collections.lago.lago.plugins.module_utils.values import REMOTE_LOCATION_RE, is_remote_location
 
 MANIFEST = 'manifest.json'
 MANIFEST_VERSION = 1

@@ -11,13 +11,13 @@ failure, even a killed process, can be rolled back from the state alone.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import hashlib
 import ipaddress
 import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    disk, domain, network, pool, qemu_img, seed, spec as specs, sshkeys, subnet_lease, templates)
+    addressing, disk, domain, network, pool, qemu_img, seed, spec_diff as specs, sshkeys, subnet_lease, templates,
+    values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.prefix import (
@@ -247,53 +247,10 @@ def _net_description(state, name):
 
 # ------------------------------------------------------------------- VMs
 
-def _taken_ips(state, net_name):
-    return {nic['ip'] for vm in state['vms'].values() for nic in vm['nics']
-            if nic['net'] == net_name and nic.get('ip')}
-
-
-def _static_ip(net, wanted, where):
-    """A static address from the init file, moved into the net's subnet as Lago did."""
-    subnet = ipaddress.IPv4Network(net['subnet'])
-    last_octet = int(ipaddress.IPv4Address(wanted).packed[-1])
-    ip = subnet.network_address + last_octet
-    if last_octet in (0, 1, 255):
-        raise PrefixError('%s: address %s cannot be used (network, gateway or broadcast)' % (where, wanted))
-    return str(ip)
-
-
-def _next_free_ip(net, taken, net_name):
-    """The lowest address from .2 that no NIC uses and DHCP does not hand out."""
-    subnet = ipaddress.IPv4Network(net['subnet'])
-    dhcp = net.get('dhcp')
-    low, high = (ipaddress.IPv4Address(dhcp['start']), ipaddress.IPv4Address(dhcp['end'])) if dhcp else (None, None)
-    for host in list(subnet.hosts())[1:]:
-        if str(host) in taken or (low is not None and low <= host <= high):
-            continue
-        return str(host)
-    raise PrefixError('net %s (%s) has no free address left for another VM' % (net_name, net['subnet']))
-
-
-def _mac_without_ip(state, vm_name, index):
-    digest = hashlib.sha1(('%s/%s/%d' % (state['uuid'], vm_name, index)).encode()).digest()
-    return '54:53:' + ':'.join('%02x' % byte for byte in digest[:4])
-
-
 def _new_vm(state, name, vm_spec):
     libvirt_name = '%s-%s' % (state['short_id'], name)
-    nics = []
-    for index, nic_spec in enumerate(vm_spec['nics']):
-        net = state['nets'][nic_spec['net']]
-        where = 'domains.%s.nics[%d]' % (name, index)
-        ip = None
-        if net['type'] != 'bridge':
-            taken = _taken_ips(state, nic_spec['net']) | {n['ip'] for n in nics if n['net'] == nic_spec['net']}
-            ip = (_static_ip(net, nic_spec['ip'], where) if nic_spec.get('ip')
-                  else _next_free_ip(net, taken, nic_spec['net']))
-            if ip in taken:
-                raise PrefixError('%s: address %s is already used on net %s' % (where, ip, nic_spec['net']))
-        mac = network.mac_for_ip(ip) if ip else _mac_without_ip(state, name, index)
-        nics.append(dict(net=nic_spec['net'], mac=mac, ip=ip))
+    taken = [nic for vm in state['vms'].values() for nic in vm['nics']]
+    nics = addressing.allocate_nics(state['uuid'], name, vm_spec['nics'], state['nets'], taken)
     management = vm_spec['management_net']
     address = next(nic['ip'] for nic in nics if nic['net'] == management)
     return dict(libvirt_name=libvirt_name, vm_type=vm_spec['vm-type'], groups=vm_spec['groups'],
@@ -429,8 +386,7 @@ def _domain_xml(layout, state, name):
     vm = state['vms'][name]
     disks = [dict(path=d['path'], format=d['format'], dev=d['dev']) for d in vm['disks']]
     if vm.get('seed'):
-        used = sorted(d['dev'] for d in vm['disks'])
-        seed_dev = 'vd' + chr(ord(used[-1][-1]) + 1) if used else 'vdb'
+        seed_dev = values.next_free_dev(d['dev'] for d in vm['disks'])
         disks.append(dict(path=vm['seed'], format='raw', dev=seed_dev, readonly=True))
     nics = [dict(network=state['nets'][nic['net']]['libvirt_name'], mac=nic['mac']) for nic in vm['nics']]
     return domain.build_domain_xml(vm['libvirt_name'], vm['memory'], vm['vcpu'], disks, nics,

@@ -11,12 +11,12 @@ passed explicitly (``-F``): modern qemu refuses to guess it.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-import decimal
 import json
 import os
 import re
 
-from ansible_collections.lago.lago.plugins.module_utils.errors import CommandError, DiskError
+from ansible_collections.lago.lago.plugins.module_utils import values
+from ansible_collections.lago.lago.plugins.module_utils.errors import CommandError, DiskError, SpecError
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
 
 QEMU_IMG = 'qemu-img'
@@ -24,38 +24,22 @@ FORMATS = ('qcow2', 'raw')
 PREALLOCATION_MODES = ('off', 'metadata', 'falloc', 'full')
 SECTOR = 512
 
-_UNITS = {'': 1, 'B': 1}
-for _power, _letter in enumerate('KMGTPE', start=1):
-    for _suffix in (_letter, _letter + 'B', _letter + 'IB'):
-        _UNITS[_suffix] = 1024 ** _power
-_SIZE_RE = re.compile(r'^\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*$')
 # "nbd:", "http:", "json:" ... name a protocol, not a file qemu can stat.
 _PROTOCOL_RE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:')
 
 
 def parse_size(value):
-    """Bytes in ``value``: an int, or a string like ``"10G"``, ``"512M"``, ``"1.5G"``.
-
-    Units are binary (K = 1024), as qemu-img reads them; a fraction of a byte
-    is rounded up.
-    """
-    if isinstance(value, bool):
-        raise DiskError('cannot parse size %r: give bytes or a number with a K, M, G or T suffix' % (value,))
-    if isinstance(value, int):
-        if value < 0:
-            raise DiskError('cannot parse size %r: a size cannot be negative' % (value,))
-        return value
-    match = _SIZE_RE.match(value) if isinstance(value, str) else None
-    unit = match and _UNITS.get(match.group(2).upper())
-    if not unit:
-        raise DiskError('cannot parse size %r: give bytes or a number with a K, M, G or T suffix' % (value,))
-    exact = decimal.Decimal(match.group(1)) * unit
-    return int(exact.to_integral_value(rounding=decimal.ROUND_CEILING))
+    """Bytes in ``value`` (an int, or ``"10G"``, ``"1.5G"``...) as values.parse_size
+    reads it; a bad size is a DiskError here, like every failure of this wrapper."""
+    try:
+        return values.parse_size(value)
+    except SpecError as err:
+        raise DiskError(str(err))
 
 
 def round_to_sector(size):
     """``size`` rounded up to whole 512-byte sectors, as qemu-img stores it."""
-    return -(-size // SECTOR) * SECTOR
+    return values.round_up(size, SECTOR)
 
 
 def is_protocol(name):

@@ -29,25 +29,23 @@ __metaclass__ = type
 import contextlib
 import datetime
 import os
-import re
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, live_snapshot, qemu_img
-from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, SnapshotError
+from ansible_collections.lago.lago.plugins.module_utils import domain, live_snapshot, qemu_img, values
+from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, SnapshotError, SpecError
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, hash_file, remove_path
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
 from ansible_collections.lago.lago.plugins.module_utils.prefix_power import chosen_vms, start_nets
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
 from ansible_collections.lago.lago.plugins.module_utils.ssh import ssh_argv
 
-# Snapshot names become parts of file names.
-NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$')
 LOCK_NAME = '.snapshots.lock'
 
 
 def check_name(name, what='snapshot'):
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise SnapshotError('invalid %s name %r: use letters, digits, ".", "_", "+" and "-" '
-                            '(at most 64, starting with a letter or digit)' % (what, name))
+    try:
+        values.snapshot_name(name, what)
+    except SpecError as err:
+        raise SnapshotError(str(err))
 
 
 @contextlib.contextmanager

@@ -168,7 +168,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_power
-from ansible_collections.lago.lago.plugins.module_utils import spec as specs
+from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
 from ansible_collections.lago.lago.plugins.module_utils.common import (
     LEASE_ARGS, LIBVIRT_ARGS, TEMPLATE_ARGS, lago_errors, require_libraries)
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError

@@ -249,7 +249,7 @@ def _other_owner_leases(tmp_path, lease_dir, subnets, pool=None):
 
 BAD_INPUT = [
     ('ip outside subnet', dict(subnet='205', hosts=[dict(mac=MAC1, ip='10.1.1.5')]), None,
-     'hosts[0].ip 10.1.1.5 is outside the subnet 192.168.205.0/24'),
+     'hosts[0].ip: 10.1.1.5 is outside the subnet 192.168.205.0/24'),
     ('duplicate ip', dict(hosts=[dict(mac=MAC1, ip=5), dict(mac=MAC2, ip=5)]), None,
      'hosts[1].ip 0.0.0.5 is used twice (hosts[0] and hosts[1])'),
     ('duplicate mac', dict(hosts=[dict(mac=MAC1, ip=5), dict(mac=MAC1.upper(), ip=6)]), None,

@@ -74,18 +74,18 @@ def test_describe_normalizes_addresses():
 
 @pytest.mark.parametrize('extra, message', [
     (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': '10.0.0.5'}]),
-     r'hosts\[0\]\.ip 10\.0\.0\.5 is outside the subnet 192\.168\.200\.0/24'),
+     r'hosts\[0\]\.ip: 10\.0\.0\.5 is outside the subnet 192\.168\.200\.0/24'),
     (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5}, {'mac': '52:54:00:00:00:02', 'ip': '192.168.200.5'}]),
      r'hosts\[1\]\.ip 192\.168\.200\.5 is used twice \(hosts\[0\] and hosts\[1\]\)'),
     (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5}, {'mac': '52:54:00:00:00:01', 'ip': 6}]),
      r'hosts\[1\]\.mac 52:54:00:00:00:01 is used twice \(hosts\[0\] and hosts\[1\]\)'),
     (dict(hosts=[{'mac': 'nope', 'ip': 5}]), r"hosts\[0\]\.mac 'nope' is not a MAC address"),
-    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 1}]), r'hosts\[0\]\.ip 192\.168\.200\.1 is the gateway'),
-    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 255}]), r'a last octet must be 1 to 254'),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 1}]), r'hosts\[0\]\.ip: 192\.168\.200\.1 is the gateway of 192\.168\.200\.0/24'),
+    (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 255}]), r'hosts\[0\]\.ip: 192\.168\.200\.255 is the broadcast address of 192\.168\.200\.0/24'),
     (dict(hosts=[{'mac': '52:54:00:00:00:01'}]), r'hosts\[0\] needs mac and ip'),
     (dict(hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5, 'nam': 'x'}]), r'hosts\[0\] has unknown keys: nam'),
-    (dict(dhcp={'start': 200, 'end': 100}), r'dhcp range 192\.168\.200\.200-192\.168\.200\.100 ends before'),
-    (dict(dhcp={'start': 100}), r'dhcp needs start and end \(missing: end\)'),
+    (dict(dhcp={'start': 200, 'end': 100}), r'dhcp: the range 192\.168\.200\.200-192\.168\.200\.100 ends before it starts'),
+    (dict(dhcp={'start': 100}), r'dhcp: needs start and end, last octets or addresses \(missing: end\)'),
     (dict(net_type='routed'), r"type 'routed' is unknown: use one of nat, isolated, bridge"),
     (dict(bridge='way-too-long-bridge'), r"bridge name 'way-too-long-bridge' is not valid"),
     (dict(dns=False), r'dns_domain and dns_hosts need dns enabled'),
@@ -103,7 +103,7 @@ def test_check_without_subnet_needs_last_octets():
     spec = dict(name='mgmt', bridge='br', net_type='nat', hosts=[{'mac': '52:54:00:00:00:01', 'ip': 5}])
     nw.check(**spec)
     spec['hosts'][0]['ip'] = '192.168.200.5'
-    with pytest.raises(SpecError, match=r'hosts\[0\]\.ip 192\.168\.200\.5 is a full address but the subnet is leased'):
+    with pytest.raises(SpecError, match=r'hosts\[0\]\.ip: 192\.168\.200\.5 is a full address but the subnet is leased'):
         nw.check(**spec)
 
 

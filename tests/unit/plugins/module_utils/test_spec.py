@@ -9,15 +9,18 @@ __metaclass__ = type
 import copy
 import json
 import os
+import signal
+import time
 
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import SpecError
-from ansible_collections.lago.lago.plugins.module_utils.spec import (
-    load_init_file, normalize_spec, read_init_file, spec_diff,
-)
+from ansible_collections.lago.lago.plugins.module_utils.spec_diff import spec_diff
+from ansible_collections.lago.lago.plugins.module_utils.spec_normalize import load_init_file, normalize_spec
+from ansible_collections.lago.lago.plugins.module_utils.spec_read import read_init_file
+from ansible_collections.lago.lago.plugins.module_utils.values import is_remote_location
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'spec')
+FIXTURES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'fixtures', 'spec'))
 YAML_FILE = os.path.join(FIXTURES, 'LagoInitFile')
 JSON_FILE = os.path.join(FIXTURES, 'LagoInitFile.json')
 SCRIPTS = os.path.join(FIXTURES, 'scripts')
@@ -360,7 +363,6 @@ def test_bad_pool_disks(tmp_path, disk, expected):
     ('/srv/po:ol', False), ('./a:b', False), ('~/pool', False), ('pool/state', False), ('$LAGO_PREFIX_PATH/p', False),
 ])
 def test_remote_locations(location, remote):
-    from ansible_collections.lago.lago.plugins.module_utils.spec import is_remote_location
     assert is_remote_location(location) is remote
 
 
@@ -389,10 +391,136 @@ def test_missing_init_file(tmp_path):
 
 
 def test_semantic_errors_name_the_file(tmp_path):
-    path = write(tmp_path / 'LagoInitFile', 'domains: {vm01: {memory: lots}}\nnets: {lan: {}}\n')
+    path = write(tmp_path / 'LagoInitFile', 'domains: {vm01: {memory: lots, nics: [{net: lan}], '
+                                            'disks: [{type: template, template_name: t}]}}\nnets: {lan: {}}\n')
     with pytest.raises(SpecError) as caught:
         load_init_file(path)
     assert str(caught.value) == "%s: domains.vm01.memory: must be an integer, not 'lots'" % path
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
+    path = write(tmp_path / 'LagoInitFile', 'domains: {vm01: {memory: lots}}\nnets: {lan: {}}\n')
+    with pytest.raises(SpecError) as caught:
+        load_init_file(path)
+    assert str(caught.value) == (
+        "%s: 3 problems: domains.vm01.memory: must be an integer, not 'lots'; "
+        "domains.vm01.nics: a VM needs at least one NIC, on the management net; "
+        "domains.vm01.disks: a VM needs at least one disk (the first one boots)" % path)
+    assert caught.value.problems == [
+        "domains.vm01.memory: must be an integer, not 'lots'",
+        'domains.vm01.nics: a VM needs at least one NIC, on the management net',
+        'domains.vm01.disks: a VM needs at least one disk (the first one boots)']
+
+
+def test_independent_problems_across_nets_vms_nics_and_disks():
+    raw = second_vm(minimal(vcpu=0, nics=[{'net': 'lan'}, {'net': 'lan2'}]),
+                    nics=[{'net': 'lan', 'ip': '10.0.0.1'}],
+                    disks=[{'type': 'empty', 'size': '10X', 'bogus': 1}, {'type': 'file'}])
+    raw['nets']['storage'] = {'mtu': 10}
+    raw['extra'] = {}
+    with pytest.raises(SpecError) as caught:
+        normalize_spec(raw)
+    assert caught.value.problems == [
+        'extra: unknown top-level key (the init file has domains: and nets:; a key that only holds shared '
+        'settings must carry a YAML anchor, e.g. extra: &extra)',
+        'nets.storage.mtu: must be between 68 and 65535, not 10',
+        'domains.vm01.vcpu: must be at least 1, not 0',
+        "domains.vm01.nics[1].net: unknown net 'lan2' (nets: lan, storage)",
+        'domains.vm02.nics[0].ip: 10.0.0.1: .1 is the gateway of the leased subnet; use 2 to 254',
+        'domains.vm02.disks[0].bogus: unknown key',
+        "domains.vm02.disks[0].size: '10X' is not a size: give bytes or a number with a K, M, G or T suffix "
+        '(10G, 512M, 1.5T)',
+        'domains.vm02.disks[1].path: missing: a file disk needs the path of its image',
+    ]
+    assert str(caught.value).startswith('8 problems: extra: unknown top-level key')
+    assert '; nets.storage.mtu: must be between 68 and 65535, not 10; ' in str(caught.value)
+
+
+def test_a_net_with_problems_does_not_make_problems_of_its_vms():
+    # The NICs on it name a known net; their addresses cannot be judged until it is fixed.
+    raw = minimal(nics=[{'net': 'lan'}, {'net': 'storage', 'ip': '10.0.0.1'}])
+    raw['nets']['storage'] = {'gw': '10.9.9.9'}
+    assert error_of(raw) == 'nets.storage.gw: 10.9.9.9 cannot be the gateway: the gateway of a net is the .1 of its /24 (10.9.9.1)'
+
+
+def test_a_bad_management_net_leaves_the_vms_alone():
+    raw = minimal()
+    raw['nets']['lan']['mtu'] = 'big'
+    assert error_of(raw) == "nets.lan.mtu: must be an integer, not 'big'"
+
+
+def test_a_duplicate_dev_is_one_problem():
+    raw = minimal(disks=[{'type': 'empty', 'size': '1G', 'dev': 'sda'}, {'type': 'empty', 'size': '1G', 'dev': 'sda'}])
+    assert error_of(raw) == 'domains.vm01.disks[1].dev: sda is already used by disks[0]'
+
+
+# A 9-fold alias, 9 levels deep: 9 ** 9 (387 million) strings once expanded.
+BILLION_LAUGHS = """a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+domains:
+  vm01:
+    nics: [{net: lan}]
+    disks: [{type: template, template_name: t}]
+    metadata: {laughs: *i}
+nets: {lan: {}}
+"""
+
+
+@pytest.fixture
+def one_second():
+    """Fail the test (rather than hang it) when it takes more than a second."""
+    def expired(_signum, _frame):
+        raise AssertionError('took more than a second')
+    started = time.monotonic()
+    previous = signal.signal(signal.SIGALRM, expired)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, 1.0)  # pytest-timeout's, if any
+    yield
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, previous)
+    if outer_delay:
+        signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - started), 0.01), outer_interval)
+
+
+def test_billion_laughs_fails_fast_and_names_the_file(tmp_path, one_second):
+    assert 500 < len(BILLION_LAUGHS) < 700
+    path = write(tmp_path / 'LagoInitFile', BILLION_LAUGHS)
+    with pytest.raises(SpecError) as caught:
+        load_init_file(path)
+    assert str(caught.value).startswith(
+        '%s: its YAML aliases expand to more than 100000 values (line ' % path)
+    assert 'billion laughs' in str(caught.value)
+
+
+def test_aliases_within_the_bound_are_expanded(tmp_path):
+    lines = BILLION_LAUGHS.splitlines(True)
+    text = ''.join(lines[:3] + lines[9:]).replace('metadata: {laughs: *i}', 'metadata: {laughs: *c}')
+    metadata = load_init_file(write(tmp_path / 'LagoInitFile', text))['domains']['vm01']['metadata']
+    assert len(metadata['laughs']) == 9 and metadata['laughs'][8][8] == ['lol'] * 9
+
+
+def test_recursive_alias_is_refused(tmp_path):
+    path = write(tmp_path / 'LagoInitFile', 'loop: &loop [1, *loop]\ndomains: {}\nnets: {}\n')
+    with pytest.raises(SpecError) as caught:
+        load_init_file(path)
+    assert str(caught.value) == '%s: a YAML alias at line 1 refers to a node that contains it (recursive data)' % path
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('x: ' + '[' * 5000 + '\n', 'not valid YAML: nested too deeply'),
+    ('{"x": ' + '[' * 50000 + '\n', 'not valid JSON: nested too deeply'),
+])
+def test_deeply_nested_file_is_refused(tmp_path, text, expected):
+    path = write(tmp_path / 'LagoInitFile', text)
+    with pytest.raises(SpecError) as caught:
+        load_init_file(path)
+    assert str(caught.value) == '%s: %s' % (path, expected)
 
 
 def test_unanchored_extra_top_level_key_is_refused(tmp_path):
@@ -432,23 +560,29 @@ BAD_SPECS = [
     (with_nets(minimal(), lan={'gw': '10.0.0.1', 'enable_ipv6': True}), 'nets.lan.enable_ipv6: unknown key'),
     (with_nets(minimal(), lan={'main_dns': True}), 'nets.lan.main_dns: is not supported'),
     (with_nets(minimal(), lan={'gw': '10.0.0.300'}), "nets.lan.gw: '10.0.0.300' is not an IPv4 address"),
-    (with_nets(minimal(), lan={'gw': '10.0.0.0'}), 'nets.lan.gw: 10.0.0.0 cannot be a gateway'),
-    (with_nets(minimal(), lan={'dhcp': {'start': 200, 'end': 100}}), 'nets.lan.dhcp: start 200 is after end 100'),
+    (with_nets(minimal(), lan={'gw': '10.0.0.0'}), 'nets.lan.gw: 10.0.0.0 cannot be the gateway: the gateway of a net is the .1 of its /24 (10.0.0.1)'),
+    (with_nets(minimal(), lan={'dhcp': {'start': 200, 'end': 100}}), 'nets.lan.dhcp: the range .200-.100 ends before it starts'),
     (with_nets(minimal(), lan={'dhcp': {'start': 1, 'end': 100}}),
-     'nets.lan.dhcp.start: must be between 2 and 254, not 1'),
-    (with_nets(minimal(), lan={'dhcp': {'start': 100}}), 'nets.lan.dhcp: needs both start and end'),
-    (with_nets(minimal(), lan={'gw': '10.0.0.150'}), 'nets.lan.dhcp: the range 100-254 contains the gateway'),
+     'nets.lan.dhcp.start: 1: .1 is the gateway of the leased subnet; use 2 to 254'),
+    (with_nets(minimal(), lan={'dhcp': {'start': 100, 'end': 255}}),
+     'nets.lan.dhcp.end: 255: .255 is the broadcast address of the leased subnet; use 2 to 254'),
+    (with_nets(minimal(), lan={'gw': '10.0.0.1', 'dhcp': {'start': '10.0.1.100', 'end': 200}}),
+     'nets.lan.dhcp.start: 10.0.1.100 is outside the subnet 10.0.0.0/24'),
+    (with_nets(minimal(), lan={'dhcp': {'start': 100, 'end': 200, 'stop': 3}}),
+     'nets.lan.dhcp.stop: unknown key: a DHCP range has start and end'),
+    (with_nets(minimal(), lan={'dhcp': {'start': 100}}), 'nets.lan.dhcp: needs start and end, last octets or addresses (missing: end)'),
+    (with_nets(minimal(), lan={'gw': '10.0.0.150'}), 'nets.lan.gw: 10.0.0.150 cannot be the gateway'),
     (with_nets(minimal(), lan={'mtu': 'big'}), "nets.lan.mtu: must be an integer, not 'big'"),
     (with_nets(minimal(), lan={'management': 'yes'}), "nets.lan.management: must be true or false, not 'yes'"),
     (with_nets(minimal(), lan={'management': True}, b={'type': 'bridge', 'dhcp': {'start': 2, 'end': 3}}),
      'nets.b.dhcp: a bridge net has no addresses'),
-    (with_nets(minimal(), lan={'gw': '10.0.0.1'}, z={'gw': '10.0.0.254', 'dhcp': {'start': 2, 'end': 9}}),
+    (with_nets(minimal(), lan={'gw': '10.0.0.1'}, z={'gw': '10.0.0.1', 'dhcp': {'start': 2, 'end': 9}}),
      'nets.z.gw: subnet 10.0.0.0/24 is already used by net lan'),
     (with_nets(minimal(), lan={'management': True}, z={'dns_domain_name': 'x.local'}),
      'nets.z.dns_domain_name: DNS is served only on the management net (lan)'),
     (with_nets(minimal(), lan={'dns_domain_name': 'bad_domain'}),
      "nets.lan.dns_domain_name: 'bad_domain' is not a valid DNS domain name"),
-    (with_nets(minimal(), **{'lan': {}, 'bad net': {}}), "nets.bad net: invalid net name 'bad net'"),
+    (with_nets(minimal(), **{'lan': {}, 'bad net': {}}), "nets.bad net: net name 'bad net' cannot make a valid bridge name"),
     (with_nets(minimal(), lan={'name': 'other'}), "nets.lan.name: 'other' differs from the key 'lan'"),
     # NICs and management
     (minimal(nics=[{'net': 'lan'}, {'net': 'lan2'}]),
@@ -473,11 +607,11 @@ BAD_SPECS = [
      'domains.vm02.nics[1].ip: duplicate static IP 10.9.8.7 on net storage: already used by '
      'domains.vm01.nics[1] (VMs vm01 and vm02)'),
     (with_nets(minimal(nics=[{'net': 'lan', 'ip': '10.0.1.5'}]), lan={'gw': '10.0.0.1'}),
-     'domains.vm01.nics[0].ip: 10.0.1.5 is outside net lan (10.0.0.0/24, from gw 10.0.0.1)'),
+     'domains.vm01.nics[0].ip: 10.0.1.5 is outside the subnet 10.0.0.0/24'),
     (with_nets(minimal(nics=[{'net': 'lan', 'ip': '10.0.0.1'}]), lan={'gw': '10.0.0.1'}),
-     'domains.vm01.nics[0].ip: 10.0.0.1 is the gateway of net lan'),
+     'domains.vm01.nics[0].ip: 10.0.0.1 is the gateway of 10.0.0.0/24'),
     (minimal(nics=[{'net': 'lan', 'ip': '192.168.1.1'}]),
-     'domains.vm01.nics[0].ip: 192.168.1.1: the last octet must be 2 to 254 (.1 is the gateway'),
+     'domains.vm01.nics[0].ip: 192.168.1.1: .1 is the gateway of the leased subnet; use 2 to 254'),
     (minimal(nics=[{'net': 'lan', 'ip': 'lan-ip'}]), "domains.vm01.nics[0].ip: 'lan-ip' is not an IPv4 address"),
     (with_nets(minimal(nics=[{'net': 'lan'}, {'net': 'br', 'ip': '10.0.0.5'}]),
                lan={'management': True}, br={'type': 'bridge'}),
@@ -489,7 +623,8 @@ BAD_SPECS = [
     (minimal(vcpu=0), 'domains.vm01.vcpu: must be at least 1, not 0'),
     (minimal(cpu=2), "domains.vm01.cpu: unknown key (did you mean 'vcpu'?)"),
     (minimal(nested=True), 'domains.vm01.nested: unknown key'),
-    (minimal(type='ova', url='http://x/y.ova'), "domains.vm01.type: Lago's OVA import (type: ova) is not supported"),
+    (minimal(type='ova'), "domains.vm01.type: Lago's OVA import (type: ova) is not supported"),
+    (minimal(url='http://x/y.ova'), "domains.vm01.url: Lago's OVA import (url) is not supported"),
     (minimal(service_class='SystemdService'), 'domains.vm01.service_class: was deprecated by Lago'),
     (minimal(snapshots={}), "domains.vm01.snapshots: is Lago's run-time state"),
     (minimal(**{'vm-provider': 'ssh'}), "domains.vm01.vm-provider: only local-libvirt is supported, not 'ssh'"),
@@ -528,9 +663,11 @@ BAD_SPECS = [
     (minimal(disks=[{'type': 'empty', 'size': 10}]),
      'domains.vm01.disks[0].size: 10 is less than 1 MiB; a bare number means bytes'),
     (minimal(disks=[{'type': 'empty', 'size': 'ten gigs'}]),
-     "domains.vm01.disks[0].size: must be a size such as 10G or 512M (qemu-img units), not 'ten gigs'"),
-    (minimal(disks=[{'type': 'empty', 'size': '1.0000001K'}]),
-     "domains.vm01.disks[0].size: '1.0000001K' is not a whole number of bytes"),
+     "domains.vm01.disks[0].size: 'ten gigs' is not a size: give bytes or a number with a K, M, G or T suffix"),
+    (minimal(disks=[{'type': 'empty', 'size': '0.99M'}]),
+     "domains.vm01.disks[0].size: '0.99M' is less than 1 MiB"),
+    (minimal(disks=[{'type': 'empty', 'size': -5}]), 'domains.vm01.disks[0].size: -5: a size cannot be negative'),
+    (minimal(disks=[{'type': 'empty', 'size': 1.5}]), 'domains.vm01.disks[0].size: 1.5 is not a size'),
     (minimal(disks=[{'type': 'empty', 'size': '1G', 'path': '/x'}]),
      'domains.vm01.disks[0].path: applies to file and template disks only, not to empty disks'),
     (minimal(disks=[{'type': 'file'}]), 'domains.vm01.disks[0].path: missing'),
@@ -627,3 +764,26 @@ def test_diff_of_nets(base_spec):
     diff = spec_diff(base_spec, new)
     assert diff['nets'] == {'added': ['backup'], 'removed': ['lan'], 'changed': {'storage': ['gw', 'mtu']}}
     assert diff['vms']['changed'] == {}
+
+
+# ---------------------------------------------------------------------------
+# The value rules as the init file uses them (the rules themselves: test_values.py)
+
+def test_dhcp_ends_may_be_addresses():
+    raw = minimal()
+    raw['nets'] = {'lan': {'gw': '10.0.0.1', 'dhcp': {'start': '10.0.0.50', 'end': 60}},
+                   'storage': {'dhcp': {'start': '192.168.9.20', 'end': '30'}}}
+    nets = normalize_spec(raw)['nets']
+    assert nets['lan']['dhcp'] == {'start': 50, 'end': 60}
+    # Without gw the subnet is leased: only the last octet counts, as for static addresses.
+    assert nets['storage']['dhcp'] == {'start': 20, 'end': 30}
+
+
+def test_fractional_sizes_round_up_to_a_byte():
+    raw = minimal(disks=[{'type': 'empty', 'size': '1.0000001M'}, {'type': 'empty', 'size': '2.5GiB'}])
+    assert [disk['size'] for disk in normalize_spec(raw)['domains']['vm01']['disks']] == [1048577, 2684354560]
+
+
+def test_default_devs_after_the_last_letter():
+    raw = minimal(disks=[{'type': 'empty', 'size': '1G', 'dev': 'vdz'}, {'type': 'empty', 'size': '1G'}])
+    assert [disk['dev'] for disk in normalize_spec(raw)['domains']['vm01']['disks']] == ['vdz', 'vda']
