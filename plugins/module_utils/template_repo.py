@@ -43,6 +43,7 @@ HTTP_TIMEOUT = 60.0
 
 _HEX_RE = re.compile(r'^[0-9a-fA-F]+$')
 
+
 # ---------------------------------------------------------------- pure checks
 
 def safe_name(value, what):

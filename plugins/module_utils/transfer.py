@@ -157,9 +157,8 @@ def stream_to_file(download, path, algorithm):
     return hasher.hexdigest()
 
 
-
 def write_copy(image, target, compress):
-    """Copy ``image`` to ``target`` (``target.xz`` with ``compress``) through a temp file."""
+    """Copy ``image`` to ``target`` (``target.xz`` with ``compress``) through a temp file; returns the file written."""
     final = target + '.xz' if compress else target
     tmp = final + '.tmp'
     try:
