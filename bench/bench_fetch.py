@@ -5,7 +5,7 @@
 
 Builds a template image itself (random data, then zeros; written out, not
 sparse), serves it with tests/repo_server.py on 127.0.0.1 from a separate
-process, then alternates: ``curl -o`` to disk, and templates.fetch into an
+process, then alternates: ``curl -o`` to disk, and template_store.fetch into an
 empty store (repository JSON, .hash, .metadata, the .xz probe, the image,
 sha1 verification and the rename). Prints each run, the medians and their
 ratio (target: <= 1.3). Removes everything it made.
@@ -29,7 +29,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, '.collections'))
 
-from ansible_collections.lago.lago.plugins.module_utils import templates  # noqa: E402
+from ansible_collections.lago.lago.plugins.module_utils import template_repo, template_store  # noqa: E402
 
 MIB = 1 << 20
 
@@ -68,7 +68,7 @@ def time_curl(url, dest):
 
 def time_fetch(repo_url, store):
     start = time.perf_counter()
-    entry = templates.fetch(store, templates.load_repository(repo_url).version('big'))
+    entry = template_store.fetch(store, template_repo.load_repository(repo_url).version('big'))
     elapsed = time.perf_counter() - start
     shutil.rmtree(store)
     return elapsed, entry

@@ -1,10 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Disks of a prefix: compare what is on disk with what is asked, create, grow, export.
+"""Disks of a prefix: compare what is on disk with what is asked, then create, grow or remove.
 
-The answer to "what must change?" comes from here, so that modules only
-report it (check mode) or carry it out.
+The answer to "what must change?" comes from here as Plans, so that modules
+only report it (check mode) or carry it out. Exports are in disk_export.py.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -12,12 +12,13 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils import qemu_img, templates
+from ansible_collections.lago.lago.plugins.module_utils import qemu_img, template_repo, template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import DiskError
-from ansible_collections.lago.lago.plugins.module_utils.files import (
-    atomic_write, hash_file, read_json, remove_path, write_json)
+from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
+from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 
-EXPORT_MARK = 'lago_export'
+DISK_TYPES = ('empty', 'template', 'file')
+ACTIONS = dict(create='created', replace='replaced', grow='grown')
 
 
 def inspect(path):
@@ -28,6 +29,17 @@ def inspect(path):
     return dict(path=path, format=info['format'], size=info['virtual-size'],
                 backing_file=qemu_img.backing_path(info, path),
                 backing_format=info.get('backing-filename-format'))
+
+
+def summary(info):
+    """The one view of a disk (diffs and results): format, size, backing_file; {} when there is none."""
+    if not info:
+        return {}
+    return dict(format=info['format'], size=info['size'], backing_file=info['backing_file'])
+
+
+def view(path):
+    return summary(inspect(path))
 
 
 class DiskRequest:
@@ -62,7 +74,7 @@ def conflicts(current, request):
     return found
 
 
-def plan(current, request, force=False):
+def action_for(current, request, force=False):
     """What to do: 'create', 'replace', 'grow' or None (the disk is as asked).
 
     A conflicting disk is a DiskError naming each difference unless ``force``;
@@ -105,8 +117,9 @@ def check_request(request, backing_pending=False):
                         % (request.size, request.path, request.backing_file, backing_size))
 
 
-def apply(action, request):
-    """Carry out ``action`` from ``plan``."""
+def carry_out(action, request, undo=None):
+    """Carry out ``action`` (from ``action_for``); with ``undo`` (a Rollback) a disk made here
+    is removed again when a later step fails."""
     if action == 'grow':
         qemu_img.resize(request.path, request.size, fmt=request.format)
         return
@@ -116,122 +129,132 @@ def apply(action, request):
         qemu_img.create(request.path, size=request.size, fmt=request.format,
                         backing_file=request.backing_file, backing_format=request.backing_format,
                         preallocation=request.preallocation)
-    except Exception:
+    except BaseException:
         remove_path(request.path)  # qemu-img may leave a half-made image
         raise
+    if undo is not None:
+        undo.push('disk %s' % request.path, lambda: remove_path(request.path))
 
 
-def template_backing(template_repo, template_store, template, version=None, fetch=True):
-    """The store entry a template disk sits on: fetched unless ``fetch`` is False (check mode).
+def template_backing(repo, store, template, version=None):
+    """The store entry a template disk sits on, fetched: dict(name, path, format, entry)."""
+    wanted = template_repo.load_repository(repo).version(template, version)
+    entry = template_store.fetch(store, wanted)
+    return dict(name=wanted.name, path=entry['path'], format=qemu_img.image_format(entry['path']), entry=entry)
 
-    Returns dict(name, path, format, entry) where ``entry`` is None when not fetched yet.
+
+# ------------------------------------------------------------- present, absent
+
+def disk_type(options):
+    """Lago's disk type: the ``type`` option, else template/file/empty from what else is given."""
+    if options.get('type'):
+        return options['type']
+    if options.get('template'):
+        return 'template'
+    return 'file' if options.get('backing_file') else 'empty'
+
+
+def check_options(options, kind):
+    """Option combinations an argument spec cannot express, refused before anything happens."""
+    if kind == 'template':
+        missing = [name for name in ('template', 'template_repo') if not options.get(name)]
+        if missing:
+            raise DiskError('a template disk needs %s' % ' and '.join(missing))
+    elif options.get('template'):
+        raise DiskError('template is only for type=template, not type=%s' % kind)
+    if options.get('backing_file') and kind != 'file':
+        raise DiskError('backing_file is only for type=file, not type=%s' % kind)
+    if kind != 'empty' and options.get('format') == 'raw' and (kind == 'template' or options.get('backing_file')):
+        raise DiskError('an overlay disk is always qcow2, not raw')
+
+
+def _plan_disk(current, request, force=False, resolve=None, undo=None):
+    """The Plan named ``disk`` that brings the disk at ``request.path`` to ``request``.
+
+    ``resolve()``, when given, returns the request as it really is once the
+    steps before this plan ran (a template fetched only then): it is checked
+    and carried out instead. Values: path, action, disk (the disk's view).
     """
-    wanted = templates.load_repository(template_repo).version(template, version)
-    path = templates.entry_path(template_store, wanted.name)
-    entry = templates.fetch(template_store, wanted) if fetch else templates.stored_entry(template_store, wanted.name)
-    fmt = qemu_img.image_format(path) if entry else 'qcow2'
-    return dict(name=wanted.name, path=path, format=fmt, entry=entry)
+    action = action_for(current, request, force)
+    if action in ('create', 'replace'):
+        check_request(request, backing_pending=resolve is not None)
+    before = summary(current)
+    after = dict(before, **request.describe()) if action else before
+    after.pop('path', None)
+
+    def apply():
+        real = resolve() if resolve is not None else request
+        if resolve is not None and action in ('create', 'replace'):
+            check_request(real)
+        carry_out(action, real, undo)
+        done = view(real.path)
+        return dict(after=done, disk=done)
+    return Plan('disk', before, after, [action] if action else [], apply,
+                dict(path=request.path, action=ACTIONS.get(action, 'none'), disk=after))
 
 
-# -------------------------------------------------------------------- export
+def _template_plans(options, current, undo):
+    """The store plan (fetch, record the owner) and the disk plan of a template disk."""
+    store = options['template_store']
+    wanted = template_repo.load_repository(options['template_repo']).version(
+        options['template'], options.get('template_version'))
+    use = template_store.plan_use(store, wanted, owner=options.get('owner'), undo=undo)
+    path = template_store.entry_path(store, wanted.name)
 
-def export_destination(path, dest):
-    """Lago's export takes a directory; a path names the exported file itself."""
-    return os.path.join(dest, os.path.basename(path)) if os.path.isdir(dest) else dest
-
-
-def _relative_backing_name(backing_file):
-    """Lago's layered export names the template ``./<template>:<version>`` (no repo)."""
-    base = os.path.basename(backing_file)
-    parts = templates.split_store_name(base)
-    return './' + (':'.join(parts[1:]) if parts else base)
-
-
-def _export_mark(path, standalone, compress, fmt, metadata):
-    """What an export was made from and how: when it still matches, the export is current."""
-    stat = os.stat(path)
-    return dict(source=os.path.abspath(path), source_size=stat.st_size, source_mtime_ns=stat.st_mtime_ns,
-                standalone=standalone, compress=compress, format=fmt, metadata=metadata or {})
+    def request():
+        fmt = qemu_img.image_format(path) if os.path.isfile(path) else 'qcow2'
+        return DiskRequest(options['path'], 'qcow2', options.get('size'), backing_file=path,
+                           backing_format=fmt, preallocation=options.get('preallocation'))
+    pending = not os.path.isfile(path)  # its format is known once fetched
+    return use, _plan_disk(current, request(), options.get('force'), resolve=request if pending else None, undo=undo)
 
 
-def export_status(path, dest, standalone, compress, fmt, metadata=None):
-    """'missing', 'current' (same source, unchanged since), 'stale' or 'foreign' (not our export)."""
-    if not os.path.lexists(dest):
-        return 'missing'
-    recorded = read_json(dest + '.metadata', {}).get(EXPORT_MARK) if os.path.isfile(dest + '.metadata') else None
-    if not isinstance(recorded, dict) or recorded.get('source') != os.path.abspath(path):
-        return 'foreign'
-    if recorded == _export_mark(path, standalone, compress, fmt, metadata) and os.path.isfile(dest + '.hash'):
-        return 'current'
-    return 'stale'
+def plan_present(options, undo=None, warn=None):
+    """``(store plan or None, disk plan)`` for lago_disk's state=present; ``options`` has its option
+    names (path, type, size, format, preallocation, template, template_version, template_repo,
+    template_store, backing_file, backing_format, owner, force).
 
-
-def _layers(path, standalone):
-    """The backing file (and its format) a layered export keeps, or (None, None) to flatten."""
-    if standalone:
-        return None, None
-    chain = qemu_img.info(path, backing_chain=True)
-    if len(chain) == 1:
-        return None, None
-    if len(chain) > 2:
-        raise DiskError('layered export keeps one layer on its template, but %s has %d layers: '
-                        'export it standalone' % (path, len(chain)))
-    return qemu_img.backing_path(chain[0], path), chain[0].get('backing-filename-format') or chain[1]['format']
-
-
-def check_export(path, dest, compress, fmt):
-    """Refuse an export that cannot work, before anything is written."""
-    if compress and fmt != 'qcow2':
-        raise DiskError('compressed export needs format qcow2, not %s' % fmt)
-    if os.path.realpath(dest) == os.path.realpath(path):
-        raise DiskError('cannot export %s onto itself; give another dest' % path)
-
-
-def export(path, dest, standalone=False, compress=False, fmt='qcow2', metadata=None):
-    """Export the disk at ``path`` to ``dest`` as Lago does; returns the written metadata.
-
-    Standalone: one flattened image. Layered: only the disk's own layer,
-    rebased (unsafe) onto ``./<template>:<version>`` so that it can sit beside
-    its template anywhere. ``compress`` is qcow2's own compression. Writes
-    ``<dest>.hash`` (sha1, Lago's format) and ``<dest>.metadata``.
+    Carry out the store plan first: a template disk sits on what it fetches.
+    With ``undo`` (a Rollback) whatever the plans made is taken back when a
+    later step fails: the owner recorded as a user, the new disk.
     """
-    check_export(path, dest, compress, fmt)
-    backing, backing_format = _layers(path, standalone)
+    kind = disk_type(options)
+    check_options(options, kind)
+    if options.get('owner') and kind != 'template' and warn:
+        warn('owner is only recorded for template disks; ignored for type=%s' % kind)
+    path, force = options['path'], options.get('force', False)
+    current = inspect(path)
+    if kind == 'template':
+        return _template_plans(options, current, undo)
+    size, preallocation = options.get('size'), options.get('preallocation')
+    if kind == 'file' and options.get('backing_file'):
+        backing = os.path.abspath(options['backing_file'])
+        backing_format = options.get('backing_format')
+        if not backing_format and os.path.isfile(backing):
+            backing_format = qemu_img.image_format(backing)
+        request = DiskRequest(path, 'qcow2', size, backing_file=backing, backing_format=backing_format,
+                              preallocation=preallocation)
+    elif kind == 'file':  # the image at path is used as it is (only grown)
+        if current is None:
+            raise DiskError('disk %s of type file does not exist (give backing_file to make an overlay '
+                            'on another image)' % path)
+        request = DiskRequest(path, options.get('format') or current['format'], size,
+                              backing_file=current['backing_file'])
+    else:
+        request = DiskRequest(path, options.get('format') or 'qcow2', size, preallocation=preallocation)
+    return None, _plan_disk(current, request, force, undo=undo)
+
+
+def plan_absent(path):
+    """The Plan named ``disk`` that removes the image at ``path`` (an unreadable one too)."""
+    if not os.path.lexists(path):
+        return Plan('disk', {}, {}, values=dict(path=path, action='none', disk={}))
     try:
-        base = _export_image(path, dest, fmt, compress, backing, backing_format)
-        digest = hash_file(dest, 'sha1')
-        atomic_write(dest + '.hash', digest)
-    except OSError as err:
-        raise DiskError('cannot export %s to %s: %s' % (path, dest, err))
-    exported = _export_metadata(inspect(path)['backing_file'], metadata)
-    exported.update(name=os.path.basename(dest), format=fmt, size=os.path.getsize(dest), sha1=digest,
-                    base=base or 'None')
-    exported[EXPORT_MARK] = _export_mark(path, standalone, compress, fmt, metadata)
-    write_json(dest + '.metadata', exported)
-    return exported
+        before = view(path)
+    except DiskError:
+        before = {}  # not a readable image: it goes all the same
 
-
-def _export_image(path, dest, fmt, compress, backing, backing_format):
-    """Write the exported image through ``<dest>.tmp``; returns its relative backing name or None."""
-    tmp = dest + '.tmp'
-    try:
-        qemu_img.convert(path, tmp, out_format=fmt, compress=compress,
-                         backing_file=backing, backing_format=backing_format)
-        base = None
-        if backing:
-            base = _relative_backing_name(backing)
-            qemu_img.rebase(tmp, base, backing_format, unsafe=True)
-        os.rename(tmp, dest)
-    except BaseException:
-        remove_path(tmp)
-        raise
-    return base
-
-
-def _export_metadata(backing, metadata):
-    """The template's own metadata (distro, ...) when the disk sits on a store entry, then ``metadata``."""
-    merged = {}
-    if backing and os.path.isfile(backing + '.metadata'):
-        merged.update(read_json(backing + '.metadata', {}))
-    merged.update(metadata or {})
-    return merged
+    def apply():
+        remove_path(path)
+        return {}
+    return Plan('disk', before, {}, ['remove'], apply, dict(path=path, action='removed', disk={}))

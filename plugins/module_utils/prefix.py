@@ -14,7 +14,7 @@ __metaclass__ = type
 import os
 import shutil
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, network, reposerver, subnet_lease, templates
+from ansible_collections.lago.lago.plugins.module_utils import domain, network, reposerver, subnet_lease, template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import (  # noqa: F401 (moving to prefix_state)
@@ -42,7 +42,7 @@ def teardown_vm(conn, state, vm):
         removed.append('domain %s' % vm['libvirt_name'])
     for disk in vm.get('disks', []):
         if disk.get('store_entry'):
-            templates.remove_user(state['template_store'], disk['store_entry'], owner_of(state).path)
+            template_store.remove_user(state['template_store'], disk['store_entry'], owner_of(state).path)
         if disk.get('owned', True) and remove_path(disk['path']):
             removed.append('disk %s' % disk['path'])
         for path, layer in sorted(disk.get('layers', {}).items()):

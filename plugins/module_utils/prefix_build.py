@@ -16,8 +16,8 @@ import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    addressing, disk, domain, network, pool, qemu_img, seed, spec_diff as specs, sshkeys, subnet_lease, templates,
-    values)
+    addressing, disk, domain, network, pool, qemu_img, seed, spec_diff as specs, sshkeys, subnet_lease,
+    template_repo, template_store, values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.prefix import (
@@ -323,10 +323,10 @@ def _template_overlay(state, entry, disk_spec):
                           % (disk_spec['name'], disk_spec['template_name']))
     backing = _template_backing(state['template_repo'], state['template_store'],
                                 disk_spec['template_name'], disk_spec.get('template_version'))
-    _repo, template, version = templates.split_store_name(backing['name'])
+    _repo, template, version = template_repo.split_store_name(backing['name'])
     entry.update(store_entry=backing['name'], backing=backing['path'], template=template,
                  template_version=version)
-    templates.add_user(state['template_store'], backing['name'], owner_of(state).path)
+    template_store.add_user(state['template_store'], backing['name'], owner_of(state).path)
     qemu_img.create(entry['path'], fmt='qcow2', backing_file=backing['path'], backing_format=backing['format'])
 
 

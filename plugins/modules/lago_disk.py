@@ -234,206 +234,50 @@ export:
       type: dict
 '''
 
-import os
+from ansible_collections.lago.lago.plugins.module_utils import disk, disk_export, qemu_img
+from ansible_collections.lago.lago.plugins.module_utils._runtime import TEMPLATE_ARGS, run_module
+from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils import disk, qemu_img, templates
-from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, diff_of, lago_errors, new_module
-from ansible_collections.lago.lago.plugins.module_utils.errors import DiskError
-from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path
-
-
-def argument_spec():
-    spec = dict(
-        path=dict(type='path', required=True),
-        state=dict(type='str', choices=['present', 'absent', 'exported'], default='present'),
-        type=dict(type='str', choices=['empty', 'template', 'file']),
-        size=dict(type='str'),
-        format=dict(type='str', choices=list(qemu_img.FORMATS)),
-        preallocation=dict(type='str', choices=list(qemu_img.PREALLOCATION_MODES)),
-        template=dict(type='str'),
-        template_version=dict(type='str'),
-        backing_file=dict(type='path'),
-        backing_format=dict(type='str', choices=list(qemu_img.FORMATS)),
-        owner=dict(type='path'),
-        force=dict(type='bool', default=False),
-        dest=dict(type='path'),
-        standalone=dict(type='bool', default=False),
-        compress=dict(type='bool', default=False),
-        metadata=dict(type='dict', default={}),
-    )
-    spec.update(TEMPLATE_ARGS)
-    return spec
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', required=True),
+    state=dict(type='str', choices=['present', 'absent', 'exported'], default='present'),
+    type=dict(type='str', choices=list(disk.DISK_TYPES)),
+    size=dict(type='str'),
+    format=dict(type='str', choices=list(qemu_img.FORMATS)),
+    preallocation=dict(type='str', choices=list(qemu_img.PREALLOCATION_MODES)),
+    template=dict(type='str'),
+    template_version=dict(type='str'),
+    backing_file=dict(type='path'),
+    backing_format=dict(type='str', choices=list(qemu_img.FORMATS)),
+    owner=dict(type='path'),
+    force=dict(type='bool', default=False),
+    dest=dict(type='path'),
+    standalone=dict(type='bool', default=False),
+    compress=dict(type='bool', default=False),
+    metadata=dict(type='dict', default={}),
+    **TEMPLATE_ARGS
+)
 
 
-def disk_type(params):
-    if params['type']:
-        return params['type']
-    if params['template']:
-        return 'template'
-    return 'file' if params['backing_file'] else 'empty'
-
-
-def check_params(params, kind):
-    """Option combinations argument_spec cannot express, refused before anything happens."""
-    if kind == 'template':
-        missing = [name for name in ('template', 'template_repo') if not params[name]]
-        if missing:
-            raise DiskError('a template disk needs %s' % ' and '.join(missing))
-    elif params['template']:
-        raise DiskError('template is only for type=template, not type=%s' % kind)
-    if params['backing_file'] and kind != 'file':
-        raise DiskError('backing_file is only for type=file, not type=%s' % kind)
-    if kind != 'empty' and params['format'] == 'raw' and (kind == 'template' or params['backing_file']):
-        raise DiskError('an overlay disk is always qcow2, not raw')
-
-
-def summary(info):
-    if not info:
-        return {}
-    return dict(format=info['format'], size=info['size'], backing_file=info['backing_file'])
-
-
-def result(path, action, before, after, **extra):
-    values = dict(changed=action != 'none', path=path, action=action, disk=summary(after),
-                  diff=diff_of(summary(before), summary(after)))
-    values.update(extra)
+def execute(run):
+    params = run.params
+    if params['state'] == 'absent':
+        return run.carry_out(disk.plan_absent(params['path']))
+    if params['state'] == 'exported':
+        return run.carry_out(disk_export.plan_export(params['path'], params['dest'], params['standalone'],
+                                                     params['compress'], params['format'], params['metadata'],
+                                                     params['force']))
+    with Rollback() as undo:
+        use, make = disk.plan_present(params, undo=undo, warn=run.warn)
+        values = dict(template=run.carry_out(use)) if use else {}
+        values.update(run.carry_out(make))
+        undo.commit()
     return values
-
-
-# --------------------------------------------------------------------- states
-
-def present_as_is(module, current):
-    """type=file without backing_file: the image at path is used as it is (only grown)."""
-    params = module.params
-    if current is None:
-        raise DiskError('disk %s of type file does not exist (give backing_file to make an overlay '
-                        'on another image)' % params['path'])
-    request = disk.DiskRequest(params['path'], params['format'] or current['format'], params['size'],
-                               backing_file=current['backing_file'])
-    return converge(module, current, request)
-
-
-def converge(module, current, request, backing_pending=False, **extra):
-    """Bring the disk to ``request``; report what changed (or would, in check mode)."""
-    action = disk.plan(current, request, module.params['force'])
-    if action in ('create', 'replace'):
-        disk.check_request(request, backing_pending)
-    after = current
-    if action:
-        if module.check_mode:
-            after = dict(current or {}, **request.describe())
-        else:
-            disk.apply(action, request)
-            after = disk.inspect(request.path)
-    done = dict(create='created', replace='replaced', grow='grown').get(action, 'none')
-    return result(request.path, done, current, after, **extra)
-
-
-def template_disk(module, current):
-    params = module.params
-    if params['owner']:
-        templates.owner_uuid(params['owner'])  # a bad owner fails before the disk is made
-    backing = disk.template_backing(params['template_repo'], params['template_store'], params['template'],
-                                    params['template_version'], fetch=not module.check_mode)
-    request = disk.DiskRequest(params['path'], 'qcow2', params['size'], backing_file=backing['path'],
-                               backing_format=backing['format'], preallocation=params['preallocation'])
-    entry = backing['entry'] or dict(name=backing['name'], path=backing['path'], downloaded=True)
-    info = dict((key, entry.get(key)) for key in ('name', 'path', 'hash', 'metadata'))
-    info['downloaded'] = entry.get('downloaded', False)
-    values = converge(module, current, request, backing_pending=backing['entry'] is None, template=info)
-    owner_added = register_owner(module, backing)
-    values['changed'] = values['changed'] or info['downloaded'] or owner_added
-    return values
-
-
-def register_owner(module, backing):
-    """Record the owner in the entry's .users; True when that is (or would be) a change."""
-    owner, store = module.params['owner'], module.params['template_store']
-    if not owner:
-        return False
-    if module.check_mode:
-        return not backing['entry'] or not templates.user_is_recorded(store, backing['name'], owner)
-    return templates.add_user(store, backing['name'], owner)
-
-
-def overlay_disk(module, current):
-    params = module.params
-    backing = os.path.abspath(params['backing_file'])
-    backing_format = params['backing_format']
-    if not backing_format and os.path.isfile(backing):
-        backing_format = qemu_img.image_format(backing)
-    request = disk.DiskRequest(params['path'], 'qcow2', params['size'], backing_file=backing,
-                               backing_format=backing_format, preallocation=params['preallocation'])
-    return converge(module, current, request)
-
-
-def state_present(module):
-    params = module.params
-    kind = disk_type(params)
-    check_params(params, kind)
-    if params['owner'] and kind != 'template':
-        module.warn('owner is only recorded for template disks; ignored for type=%s' % kind)
-    current = disk.inspect(params['path'])
-    if kind == 'template':
-        return template_disk(module, current)
-    if kind == 'file':
-        return overlay_disk(module, current) if params['backing_file'] else present_as_is(module, current)
-    request = disk.DiskRequest(params['path'], params['format'] or 'qcow2', params['size'],
-                               preallocation=params['preallocation'])
-    return converge(module, current, request)
-
-
-def state_absent(module):
-    path = module.params['path']
-    if not os.path.lexists(path):
-        return result(path, 'none', None, None)
-    try:
-        current = disk.inspect(path)
-    except DiskError:
-        current = None  # not a readable image: it goes all the same
-    if not module.check_mode:
-        remove_path(path)
-    return result(path, 'removed', current, None)
-
-
-def state_exported(module):
-    params = module.params
-    path = params['path']
-    if not params['dest']:
-        raise DiskError('state=exported needs dest')
-    if disk.inspect(path) is None:
-        raise DiskError('disk %s does not exist, there is nothing to export' % path)
-    dest = disk.export_destination(path, params['dest'])
-    fmt = params['format'] or 'qcow2'
-    disk.check_export(path, dest, params['compress'], fmt)
-    status = disk.export_status(path, dest, params['standalone'], params['compress'], fmt, params['metadata'])
-    if status == 'foreign' and not params['force']:
-        raise DiskError('%s exists and is not an export of %s; use force to overwrite it' % (dest, path))
-    before = dict(dest=dest, status=status)
-    if status == 'current':
-        metadata = read_json(dest + '.metadata')
-        export = dict(dest=dest, hash=metadata.get('sha1'), metadata=metadata)
-        return dict(changed=False, path=path, action='none', export=export, disk=summary(disk.inspect(path)),
-                    diff=diff_of(before, before))
-    export = dict(dest=dest)
-    if not module.check_mode:
-        metadata = disk.export(path, dest, params['standalone'], params['compress'], fmt, params['metadata'])
-        export.update(hash=metadata['sha1'], metadata=metadata)
-    return dict(changed=True, path=path, action='exported', export=export, disk=summary(disk.inspect(path)),
-                diff=diff_of(before, dict(dest=dest, status='current')))
-
-
-STATES = dict(present=state_present, absent=state_absent, exported=state_exported)
 
 
 def main():
-    module = new_module(AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True,
-                        required_if=[('state', 'exported', ['dest'])],
-                        mutually_exclusive=[('template', 'backing_file')])
-    with lago_errors(module):
-        values = STATES[module.params['state']](module)
-    module.exit_json(**values)
+    run_module(ARGUMENT_SPEC, execute, required_if=[('state', 'exported', ['dest'])],
+               mutually_exclusive=[('template', 'backing_file')])
 
 
 if __name__ == '__main__':

@@ -183,103 +183,50 @@ repository:
   type: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils import templates
-from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, diff_of, lago_errors, new_module
+from ansible_collections.lago.lago.plugins.module_utils import template_publish, template_repo, template_store
+from ansible_collections.lago.lago.plugins.module_utils._runtime import TEMPLATE_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 
-
-def argument_spec():
-    spec = dict(
-        template=dict(type='str', required=True),
-        template_version=dict(type='str'),
-        state=dict(type='str', choices=['present', 'absent', 'published'], default='present'),
-        force=dict(type='bool', default=False),
-        image=dict(type='path'),
-        repo_dir=dict(type='path'),
-        repo_name=dict(type='str'),
-        source=dict(type='str'),
-        metadata=dict(type='dict'),
-        timestamp=dict(type='int'),
-        compress=dict(type='bool', default=False),
-        hash_algorithm=dict(type='str', choices=sorted(templates.HASH_ALGORITHMS), default='sha1'),
-    )
-    spec.update(TEMPLATE_ARGS)
-    return spec
+ARGUMENT_SPEC = dict(
+    template=dict(type='str', required=True),
+    template_version=dict(type='str'),
+    state=dict(type='str', choices=['present', 'absent', 'published'], default='present'),
+    force=dict(type='bool', default=False),
+    image=dict(type='path'),
+    repo_dir=dict(type='path'),
+    repo_name=dict(type='str'),
+    source=dict(type='str'),
+    metadata=dict(type='dict'),
+    timestamp=dict(type='int'),
+    compress=dict(type='bool', default=False),
+    hash_algorithm=dict(type='str', choices=sorted(template_repo.HASH_ALGORITHMS), default='sha1'),
+    **TEMPLATE_ARGS
+)
 
 
-def stored_view(entry):
-    """The diff's view of a store entry."""
-    return dict(present=True, hash=entry['hash']) if entry else dict(present=False)
-
-
-def state_present(module):
-    params = module.params
-    wanted = templates.load_repository(params['template_repo']).version(
-        params['template'], params['template_version'])
-    entry = templates.stored_entry(params['template_store'], wanted.name)
-    before = stored_view(entry)
-    if entry is None and module.check_mode:
-        return dict(changed=True, name=wanted.name, version=wanted.version, downloaded=False,
-                    path=templates.entry_path(params['template_store'], wanted.name),
-                    diff=diff_of(before, dict(present=True)))
-    if entry is None:
-        entry = templates.fetch(params['template_store'], wanted)
-    downloaded = entry.get('downloaded', False)
-    return dict(changed=downloaded, name=wanted.name, version=wanted.version, path=entry['path'],
-                hash=entry['hash'], metadata=entry['metadata'], downloaded=downloaded,
-                diff=diff_of(before, stored_view(entry)))
-
-
-def names_to_remove(params):
+def execute(run):
+    params = run.params
     store, template, version = params['template_store'], params['template'], params['template_version']
-    repo = templates.load_repository(params['template_repo'])
-    if version is not None:
-        name = templates.store_name(repo.name, template, templates.safe_name(version, 'template_version'))
-        return [name] if templates.stored_entry(store, name) else []
-    return [entry['name'] for entry in templates.list_store(store)['entries']
-            if (entry['repo'], entry['template']) == (repo.name, template)]
-
-
-def state_absent(module):
-    params = module.params
-    store = params['template_store']
-    names = names_to_remove(params)
-    users = dict((name, templates.live_users(store, name)) for name in names)
-    in_use = ['%s (used by %s)' % (name, ', '.join(users[name])) for name in names if users[name]]
-    if in_use and not params['force']:
-        raise TemplateError('refusing to remove %s: live prefixes use them; use force to remove anyway'
-                            % '; '.join(in_use))
-    if not module.check_mode:
-        for name in names:
-            templates.remove_entry(store, name, force=params['force'])
-    return dict(changed=bool(names), removed=names,
-                diff=diff_of(dict(stored=names), dict(stored=[])))
-
-
-def state_published(module):
-    params = module.params
-    if not params['template_repo']:
-        raise TemplateError('state=published needs template_repo, the path of the repository JSON')
-    published = templates.publish(
-        params['template_repo'], params['image'], params['template'], params['template_version'],
-        params['metadata'], timestamp=params['timestamp'], compress=params['compress'],
-        repo_dir=params['repo_dir'], repo_name=params['repo_name'], source=params['source'],
-        hash_algorithm=params['hash_algorithm'], force=params['force'], check_mode=module.check_mode)
-    after = dict((key, published[key]) for key in ('hash', 'handle', 'timestamp', 'metadata'))
-    published['diff'] = diff_of(published.pop('previous') or {}, after)
-    return published
-
-
-STATES = dict(present=state_present, absent=state_absent, published=state_published)
+    if params['state'] == 'published':
+        if not params['template_repo']:
+            raise TemplateError('state=published needs template_repo, the path of the repository JSON')
+        return run.carry_out(template_publish.plan_publish(
+            params['template_repo'], params['image'], template, version, params['metadata'],
+            timestamp=params['timestamp'], compress=params['compress'], repo_dir=params['repo_dir'],
+            repo_name=params['repo_name'], source=params['source'], hash_algorithm=params['hash_algorithm'],
+            force=params['force']))
+    repo = template_repo.load_repository(params['template_repo'])
+    if params['state'] == 'present':
+        return run.carry_out(template_store.plan_use(store, repo.version(template, version)))
+    plans = template_store.plan_removal(store, repo.name, template, version, force=params['force'])
+    for plan in plans:
+        run.carry_out(plan)
+    return dict(removed=[plan.name for plan in plans])
 
 
 def main():
-    module = new_module(AnsibleModule, argument_spec=argument_spec(), supports_check_mode=True,
-                        required_if=[('state', 'published', ['template_version', 'image', 'metadata'])])
-    with lago_errors(module):
-        values = STATES[module.params['state']](module)
-    module.exit_json(**values)
+    run_module(ARGUMENT_SPEC, execute,
+               required_if=[('state', 'published', ['template_version', 'image', 'metadata'])])
 
 
 if __name__ == '__main__':

@@ -114,31 +114,24 @@ downloading:
   elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils import templates
-from ansible_collections.lago.lago.plugins.module_utils.common import TEMPLATE_ARGS, lago_errors, new_module
+from ansible_collections.lago.lago.plugins.module_utils import template_repo, template_store
+from ansible_collections.lago.lago.plugins.module_utils._runtime import TEMPLATE_ARGS, run_module
+
+ARGUMENT_SPEC = dict(template=dict(type='str'), **TEMPLATE_ARGS)
 
 
-def gather(params):
-    template = params['template']
+def execute(run):
+    template = run.params['template']
     repository = None
-    if params['template_repo']:
-        repository = templates.load_repository(params['template_repo']).describe()
-        if template:
-            repository['templates'] = dict(
-                (name, spec) for name, spec in repository['templates'].items() if name == template)
-    listing = templates.list_store(params['template_store'])
+    if run.params['template_repo']:
+        repository = template_repo.load_repository(run.params['template_repo']).describe(template)
+    listing = template_store.list_store(run.params['template_store'])
     store = [entry for entry in listing['entries'] if not template or entry['template'] == template]
-    return dict(changed=False, repository=repository, store=store, downloading=listing['downloading'])
+    return dict(repository=repository, store=store, downloading=listing['downloading'])
 
 
 def main():
-    spec = dict(template=dict(type='str'))
-    spec.update(TEMPLATE_ARGS)
-    module = new_module(AnsibleModule, argument_spec=spec, supports_check_mode=True)
-    with lago_errors(module):
-        values = gather(module.params)
-    module.exit_json(**values)
+    run_module(ARGUMENT_SPEC, execute)
 
 
 if __name__ == '__main__':

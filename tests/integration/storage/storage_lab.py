@@ -127,9 +127,9 @@ def engine_in_subprocess(code, *args):
 
 
 FETCH = """import json, sys
-from ansible_collections.lago.lago.plugins.module_utils import templates
-version = templates.load_repository(sys.argv[1]).version(sys.argv[3], sys.argv[4] or None)
-print(json.dumps(templates.fetch(sys.argv[2], version)))
+from ansible_collections.lago.lago.plugins.module_utils import template_repo, template_store
+version = template_repo.load_repository(sys.argv[1]).version(sys.argv[3], sys.argv[4] or None)
+print(json.dumps(template_store.fetch(sys.argv[2], version)))
 """
 
 

@@ -26,15 +26,16 @@ def test_empty_disk_check_mode_create_idempotence_grow_and_shrink(work):
     args = dict(path=path, size='8M')
     planned = run_module(work, 'lago_disk', args, check=True)
     assert planned['changed'] is True and planned['action'] == 'created'
-    assert planned['diff'] == {'before': {}, 'after': {'format': 'qcow2', 'size': 8 * MIB, 'backing_file': None}}
+    assert planned['diff'] == {'before': {'disk': {}},
+                               'after': {'disk': {'format': 'qcow2', 'size': 8 * MIB, 'backing_file': None}}}
     assert not os.path.exists(path)
     created = run_module(work, 'lago_disk', args)
     assert created['changed'] is True and created['disk']['size'] == 8 * MIB
     again = run_module(work, 'lago_disk', args)
     assert again['changed'] is False and again['action'] == 'none'
     grown = run_module(work, 'lago_disk', dict(args, size='16M'))
-    assert grown['action'] == 'grown' and grown['diff']['before']['size'] == 8 * MIB
-    assert grown['diff']['after']['size'] == 16 * MIB
+    assert grown['action'] == 'grown' and grown['diff']['before']['disk']['size'] == 8 * MIB
+    assert grown['diff']['after']['disk']['size'] == 16 * MIB
     shrunk = run_module(work, 'lago_disk', dict(args, size='8M'))
     assert shrunk['failed'] is True and 'shrinking' in shrunk['msg'] and '16777216' in shrunk['msg']
     conflict = run_module(work, 'lago_disk', dict(args, size='16M', format='raw'))
@@ -150,7 +151,7 @@ def test_template_module_present_absent_published_and_info(lab, work):
     planned = run_module(work, 'lago_template', publish, check=True)
     assert planned['changed'] is True and not os.path.exists(repo)
     published = run_module(work, 'lago_template', publish)
-    assert published['changed'] is True and published['diff']['after']['handle'] == 'built/v1'
+    assert published['changed'] is True and published['diff']['after']['pub:built:v1']['handle'] == 'built/v1'
     assert run_module(work, 'lago_template', publish)['changed'] is False
     other = make_image(os.path.join(work, 'other.qcow2'), 'other')
     clash = run_module(work, 'lago_template', dict(publish, image=other))

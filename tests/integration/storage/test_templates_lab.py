@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import templates
+from ansible_collections.lago.lago.plugins.module_utils import template_publish, template_repo, template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 from storage_lab import engine_in_subprocess, fetch_in_subprocess, make_image, sha, store_listing, write_repo
 
@@ -17,7 +17,17 @@ pytestmark = pytest.mark.lab
 
 
 def fetch(repo, store, template, version=None):
-    return templates.fetch(store, templates.load_repository(repo).version(template, version))
+    return template_store.fetch(store, template_repo.load_repository(repo).version(template, version))
+
+
+def publish(*args, **kwargs):
+    """template_publish's plan, applied unless ``check_mode``: its values with ``changed``."""
+    check_mode = kwargs.pop('check_mode', False)
+    plan = template_publish.plan_publish(*args, **kwargs)
+    values = dict(plan.values, changed=plan.changed)
+    if not check_mode:
+        values.update(plan.apply())
+    return values
 
 
 def fails(call, *fragments):
@@ -117,9 +127,9 @@ def test_repository_not_in_lago_format_names_the_key(lab, store, tmp_path, break
 
 def test_repository_that_is_not_json_or_missing(lab, store, tmp_path):
     (tmp_path / 'junk.json').write_text('<html>not json</html>')
-    fails(lambda: templates.load_repository(str(tmp_path / 'junk.json')), 'not valid JSON')
-    fails(lambda: templates.load_repository(lab.url + '/nowhere.json'), 'does not exist')
-    fails(lambda: templates.load_repository(str(tmp_path / 'nowhere.json')), 'cannot read')
+    fails(lambda: template_repo.load_repository(str(tmp_path / 'junk.json')), 'not valid JSON')
+    fails(lambda: template_repo.load_repository(lab.url + '/nowhere.json'), 'does not exist')
+    fails(lambda: template_repo.load_repository(str(tmp_path / 'nowhere.json')), 'cannot read')
 
 
 def test_eight_processes_fetch_one_version_once(lab, store):
@@ -140,11 +150,11 @@ def test_users_guard_removal(lab, store, tmp_path):
     entry = fetch(lab.repo_url, store, 'plain', 'v1')
     uuid_file = tmp_path / 'uuid'
     uuid_file.write_text('0123456789abcdef0123456789abcdef')
-    assert templates.add_user(store, entry['name'], str(uuid_file)) is True
-    fails(lambda: templates.remove_entry(store, entry['name']), str(uuid_file), 'force')
+    assert template_store.add_user(store, entry['name'], str(uuid_file)) is True
+    fails(lambda: template_store.remove_entry(store, entry['name']), str(uuid_file), 'force')
     assert os.path.exists(entry['path'])
     uuid_file.write_text('fedcba9876543210fedcba9876543210')  # the prefix was re-created: another one
-    assert templates.remove_entry(store, entry['name']) is True
+    assert template_store.remove_entry(store, entry['name']) is True
     assert store_listing(store) == []
 
 
@@ -152,7 +162,7 @@ def test_publish_then_fetch_through_http(lab, store, tmp_path):
     pub = os.path.join(lab.root, 'pub')
     repo_path = os.path.join(pub, 'repo.json')
     image = make_image(str(tmp_path / 'built.qcow2'), 'built')
-    first = templates.publish(repo_path, image, 'built', 'v1', {'distro': 'debian'}, compress=True, timestamp=10)
+    first = publish(repo_path, image, 'built', 'v1', {'distro': 'debian'}, compress=True, timestamp=10)
     assert first['action'] == 'created' and first['path'] == os.path.join(pub, 'built', 'v1.xz')
     assert sorted(os.listdir(os.path.join(pub, 'built'))) == ['v1.hash', 'v1.metadata', 'v1.xz']
     data = json.load(open(repo_path))
@@ -171,18 +181,18 @@ def test_publish_is_idempotent_and_guards_versions(tmp_path):
     image = make_image(str(tmp_path / 'a.qcow2'), 'a')
     other = make_image(str(tmp_path / 'b.qcow2'), 'b')
     meta = {'distro': 'debian'}
-    assert templates.publish(repo_path, image, 't', 'v1', meta)['action'] == 'created'
+    assert publish(repo_path, image, 't', 'v1', meta)['action'] == 'created'
     before = open(repo_path).read()
-    again = templates.publish(repo_path, image, 't', 'v1', meta)
+    again = publish(repo_path, image, 't', 'v1', meta)
     assert again['changed'] is False and open(repo_path).read() == before
-    fails(lambda: templates.publish(repo_path, other, 't', 'v1', meta), "'v1'", 'force')
+    fails(lambda: publish(repo_path, other, 't', 'v1', meta), "'v1'", 'force')
     assert sha(str(tmp_path / 'repo' / 't' / 'v1')) == sha(image) and open(repo_path).read() == before
-    planned = templates.publish(repo_path, other, 't', 'v1', meta, force=True, check_mode=True)
+    planned = publish(repo_path, other, 't', 'v1', meta, force=True, check_mode=True)
     assert planned['action'] == 'replaced' and sha(str(tmp_path / 'repo' / 't' / 'v1')) == sha(image)
-    replaced = templates.publish(repo_path, other, 't', 'v1', meta, force=True, compress=True)
+    replaced = publish(repo_path, other, 't', 'v1', meta, force=True, compress=True)
     assert replaced['action'] == 'replaced'
     assert sorted(os.listdir(str(tmp_path / 'repo' / 't'))) == ['v1.hash', 'v1.metadata', 'v1.xz']
-    updated = templates.publish(repo_path, other, 't', 'v1', dict(meta, release='12'))
+    updated = publish(repo_path, other, 't', 'v1', dict(meta, release='12'))
     assert updated['action'] == 'updated'
     assert json.load(open(str(tmp_path / 'repo' / 't' / 'v1.metadata'))) == dict(meta, release='12')
 
@@ -190,7 +200,7 @@ def test_publish_is_idempotent_and_guards_versions(tmp_path):
 def test_publish_refuses_a_repository_not_in_lago_format(tmp_path):
     repo_path = write_repo(str(tmp_path / 'repo.json'), {'name': 'x', 'sources': {}})
     image = make_image(str(tmp_path / 'a.qcow2'), 'a')
-    fails(lambda: templates.publish(repo_path, image, 't', 'v1', {'distro': 'd'}), "missing key 'templates'")
+    fails(lambda: publish(repo_path, image, 't', 'v1', {'distro': 'd'}), "missing key 'templates'")
     assert sorted(os.listdir(str(tmp_path))) == ['a.qcow2', 'repo.json']
 
 
@@ -198,8 +208,8 @@ def test_concurrent_publishers_keep_every_version(tmp_path):
     repo_path = str(tmp_path / 'repo' / 'repo.json')
     image = make_image(str(tmp_path / 'a.qcow2'), 'a')
     code = ('import sys\n'
-            'from ansible_collections.lago.lago.plugins.module_utils import templates\n'
-            'templates.publish(sys.argv[1], sys.argv[2], "t", sys.argv[3], {"distro": "d"})\n')
+            'from ansible_collections.lago.lago.plugins.module_utils import template_publish\n'
+            'template_publish.plan_publish(sys.argv[1], sys.argv[2], "t", sys.argv[3], {"distro": "d"}).apply()\n')
     procs = [engine_in_subprocess(code, repo_path, image, 'v%d' % n) for n in range(4)]
     outputs = [proc.communicate(timeout=120) for proc in procs]
     assert [proc.returncode for proc in procs] == [0] * 4, outputs

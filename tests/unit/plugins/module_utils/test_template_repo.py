@@ -1,14 +1,13 @@
 # -*- coding: utf-8 -*-
-"""templates pure parts: repository validation, path safety, hashes, latest version."""
+"""template_repo: repository validation, path safety, hashes, names, latest version."""
 
 from __future__ import absolute_import, division, print_function
 
 import copy
-import os
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import templates
+from ansible_collections.lago.lago.plugins.module_utils import template_repo
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 
 SHA1 = 'a' * 40
@@ -39,14 +38,14 @@ def repo(**changes):
 
 def rejected(data, *fragments):
     with pytest.raises(TemplateError) as err:
-        templates.parse_repository(data, 'R.json')
+        template_repo.parse_repository(data, 'R.json')
     for fragment in ('R.json',) + fragments:
         assert fragment in str(err.value)
     return str(err.value)
 
 
 def test_parse_a_lago_repository():
-    parsed = templates.parse_repository(repo(), 'R.json', '/base')
+    parsed = template_repo.parse_repository(repo(), 'R.json', '/base')
     assert parsed.name == 'lab'
     assert sorted(parsed.templates) == ['debian12', 'empty']
 
@@ -96,7 +95,7 @@ def test_handle_escaping_its_root_is_refused(handle):
 
 @pytest.mark.parametrize('handle, normal', [('a/./b', 'a/b'), ('a/x/../b', 'a/b'), ('img', 'img')])
 def test_safe_handle_normalizes(handle, normal):
-    assert templates.safe_handle(handle) == normal
+    assert template_repo.safe_handle(handle) == normal
 
 
 @pytest.mark.parametrize('name', ['../x', 'a/b', '.hidden', 'a:b', '', '..', 'x\\y'])
@@ -112,13 +111,13 @@ def test_unsafe_template_and_version_names_are_refused(name):
 
 def test_latest_version_is_the_greatest_timestamp_not_the_greatest_name():
     versions = REPO['templates']['debian12']['versions']
-    assert templates.latest_version(versions) == 'v2'
-    assert templates.latest_version({}) is None
-    assert templates.latest_version({'a': {'timestamp': 5}, 'b': {'timestamp': 5}}) == 'b'
+    assert template_repo.latest_version(versions) == 'v2'
+    assert template_repo.latest_version({}) is None
+    assert template_repo.latest_version({'a': {'timestamp': 5}, 'b': {'timestamp': 5}}) == 'b'
 
 
 def test_version_lookup_and_errors_listing_what_exists():
-    parsed = templates.parse_repository(repo(), 'R.json')
+    parsed = template_repo.parse_repository(repo(), 'R.json')
     assert parsed.version('debian12').version == 'v2'
     assert parsed.version('debian12', 'v1').name == 'lab:debian12:v1'
     with pytest.raises(TemplateError) as err:
@@ -133,15 +132,15 @@ def test_version_lookup_and_errors_listing_what_exists():
 
 def test_file_roots_expand_variables_and_anchor_relative_roots(monkeypatch):
     monkeypatch.setenv('LAGO_TEST_ROOT', '/srv/lago')
-    parsed = templates.parse_repository(repo(), 'R.json', '/base')
+    parsed = template_repo.parse_repository(repo(), 'R.json', '/base')
     assert parsed.provider('local').root == '/srv/lago/images'
     data = repo()
     data['sources']['local']['args']['root'] = 'images'
-    assert templates.parse_repository(data, 'R.json', '/base').provider('local').root == '/base/images'
+    assert template_repo.parse_repository(data, 'R.json', '/base').provider('local').root == '/base/images'
 
 
 def test_http_locations_are_quoted_below_the_base_url():
-    parsed = templates.parse_repository(repo(), 'R.json')
+    parsed = template_repo.parse_repository(repo(), 'R.json')
     assert parsed.provider('web').location('a b/c:d') == 'http://127.0.0.1:1/repo/a%20b/c%3Ad'
 
 
@@ -154,77 +153,28 @@ def test_http_locations_are_quoted_below_the_base_url():
     ('SHA256:' + SHA256, ('sha256', SHA256)),
 ])
 def test_parse_hash(text, expected):
-    assert templates.parse_hash(text, 'H') == expected
+    assert template_repo.parse_hash(text, 'H') == expected
 
 
 @pytest.mark.parametrize('text', ['', 'abc', 'sha256:' + SHA1, 'md5:' + 'c' * 32, SHA1[:-1] + 'g', '<html>'])
 def test_parse_hash_rejects_garbage(text):
     with pytest.raises(TemplateError, match='does not hold a hash'):
-        templates.parse_hash(text, 'H')
+        template_repo.parse_hash(text, 'H')
 
 
 def test_format_hash_keeps_lago_plain_sha1():
-    assert templates.format_hash('sha1', SHA1) == SHA1
-    assert templates.format_hash('sha256', SHA256) == 'sha256:' + SHA256
+    assert template_repo.format_hash('sha1', SHA1) == SHA1
+    assert template_repo.format_hash('sha256', SHA256) == 'sha256:' + SHA256
 
 
 def test_store_names():
-    assert templates.store_name('r', 't', 'v') == 'r:t:v'
-    assert templates.split_store_name('r:t:v') == ('r', 't', 'v')
-    assert templates.split_store_name('r:t:v.hash') == ('r', 't', 'v.hash')
-    assert templates.split_store_name('plain') is None
-
-
-def test_users_are_live_only_while_their_uuid_file_holds_the_same_uuid(tmp_path):
-    store = str(tmp_path / 'store')
-    os.makedirs(store)
-    name = 'r:t:v'
-    open(os.path.join(store, name), 'w').close()
-    alive, gone, reused = (str(tmp_path / n) for n in ('alive', 'gone', 'reused'))
-    for path in (alive, gone, reused):
-        with open(path, 'w') as handle:
-            handle.write('uuid-of-%s\n' % os.path.basename(path))
-    for path in (alive, gone, reused):
-        assert templates.add_user(store, name, path) is True
-    assert templates.add_user(store, name, alive) is False
-    os.unlink(gone)
-    with open(reused, 'w') as handle:
-        handle.write('another-prefix')
-    assert templates.live_users(store, name) == [alive]
-    assert templates.remove_user(store, name, alive) is True
-    assert templates.live_users(store, name) == []
-
-
-def test_add_user_needs_a_uuid_file(tmp_path):
-    store = str(tmp_path)
-    open(os.path.join(store, 'r:t:v'), 'w').close()
-    with pytest.raises(TemplateError, match='uuid file'):
-        templates.add_user(store, 'r:t:v', str(tmp_path / 'missing'))
-
-
-@pytest.mark.parametrize('kwargs, fragment', [
-    (dict(metadata={}), 'distro'),
-    (dict(metadata=None), 'distro'),
-    (dict(name='../x'), "'../x'"),
-    (dict(version='a/b'), "'a/b'"),
-    (dict(repo_path='http://host/repo.json'), 'local repository'),
-    (dict(timestamp='now'), 'timestamp'),
-    (dict(hash_algorithm='md5'), 'md5'),
-    (dict(image='/nonexistent/image'), '/nonexistent/image'),
-])
-def test_publish_refuses_bad_requests_before_touching_anything(tmp_path, kwargs, fragment):
-    image = tmp_path / 'img'
-    image.write_bytes(b'x')
-    args = dict(repo_path=str(tmp_path / 'repo' / 'repo.json'), image=str(image), name='t', version='v1',
-                metadata={'distro': 'debian'})
-    args.update(kwargs)
-    with pytest.raises(TemplateError) as err:
-        templates.publish(**args)
-    assert fragment in str(err.value)
-    assert not (tmp_path / 'repo').exists()
+    assert template_repo.store_name('r', 't', 'v') == 'r:t:v'
+    assert template_repo.split_store_name('r:t:v') == ('r', 't', 'v')
+    assert template_repo.split_store_name('r:t:v.hash') == ('r', 't', 'v.hash')
+    assert template_repo.split_store_name('plain') is None
 
 
 @pytest.mark.parametrize('name', ['v1.hash', 'v1.tmp', 'v1.users', 'v1.metadata', 'v1.lock'])
 def test_names_that_look_like_store_files_are_refused(name):
     with pytest.raises(TemplateError, match='store file'):
-        templates.safe_name(name, 'version')
+        template_repo.safe_name(name, 'version')

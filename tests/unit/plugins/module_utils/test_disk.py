@@ -24,18 +24,18 @@ def test_request_sizes_are_parsed_and_rounded_to_sectors():
 
 
 def test_plan_for_a_missing_disk_is_create():
-    assert disk.plan(None, disk.DiskRequest('/p/d', size='8M')) == 'create'
+    assert disk.action_for(None, disk.DiskRequest('/p/d', size='8M')) == 'create'
 
 
 @pytest.mark.parametrize('size, action', [(None, None), ('8M', None), ('16M', 'grow')])
 def test_plan_for_a_matching_disk(size, action):
-    assert disk.plan(existing(), disk.DiskRequest('/p/d', size=size)) == action
+    assert disk.action_for(existing(), disk.DiskRequest('/p/d', size=size)) == action
 
 
 def test_shrinking_is_refused_even_with_force():
     for force in (False, True):
         with pytest.raises(DiskError) as err:
-            disk.plan(existing(), disk.DiskRequest('/p/d', size='4M'), force=force)
+            disk.action_for(existing(), disk.DiskRequest('/p/d', size='4M'), force=force)
         assert 'shrinking' in str(err.value) and str(8 * MIB) in str(err.value)
 
 
@@ -49,31 +49,11 @@ def test_shrinking_is_refused_even_with_force():
 def test_conflicts_name_each_difference_unless_forced(current, request_args, fragments):
     request = disk.DiskRequest('/p/d', **request_args)
     with pytest.raises(DiskError) as err:
-        disk.plan(current, request)
+        disk.action_for(current, request)
     for fragment in fragments + ['force', '/p/d']:
         assert fragment in str(err.value)
-    assert disk.plan(current, request, force=True) == 'replace'
+    assert disk.action_for(current, request, force=True) == 'replace'
 
 
 def test_same_backing_file_through_another_spelling_is_no_conflict():
     assert disk.conflicts(existing(backing_file='/s/./t'), disk.DiskRequest('/p/d', backing_file='/s/t')) == []
-
-
-@pytest.mark.parametrize('backing, name', [
-    ('/var/lib/lago/store/lab:debian12:v2', './debian12:v2'),
-    ('/images/golden.qcow2', './golden.qcow2'),
-])
-def test_layered_exports_name_their_backing_file_as_lago_does(backing, name):
-    assert disk._relative_backing_name(backing) == name
-
-
-def test_export_destination(tmp_path):
-    assert disk.export_destination('/p/vm.qcow2', str(tmp_path)) == str(tmp_path / 'vm.qcow2')
-    assert disk.export_destination('/p/vm.qcow2', '/x/out.qcow2') == '/x/out.qcow2'
-
-
-def test_check_export_refuses_impossible_exports(tmp_path):
-    with pytest.raises(DiskError, match='qcow2'):
-        disk.check_export('/p/d', '/x/d', compress=True, fmt='raw')
-    with pytest.raises(DiskError, match='onto itself'):
-        disk.check_export(str(tmp_path / 'd'), str(tmp_path / '.' / 'd'), compress=False, fmt='qcow2')
