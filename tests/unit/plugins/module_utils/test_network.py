@@ -6,7 +6,9 @@ from __future__ import absolute_import, division, print_function
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import network as nw
-from ansible_collections.lago.lago.plugins.module_utils.errors import SpecError
+from ansible_collections.lago.lago.plugins.module_utils.errors import NetworkError, SpecError
+from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
+from ansible_collections.lago.lago.tests.unit.plugins.fake_libvirt import FakeConn
 
 UUID = '0123456789abcdef0123456789abcdef'
 SUBNET = '192.168.200.0/24'
@@ -156,3 +158,36 @@ def test_plan_inactive_and_state_changes():
     assert nw.plan(current(nat()), nat(mtu=9000), 'stopped') == [('stop',), ('define',)]
     with pytest.raises(SpecError, match="state 'gone' is unknown"):
         nw.plan(None, nat(), 'gone')
+
+
+# --- applying ----------------------------------------------------------------
+
+def test_a_network_defined_anew_is_undone_by_the_rollback():
+    conn = FakeConn()
+    conn.fail_start = 'bridge busy'
+    with pytest.raises(NetworkError, match='cannot start network 01234567-mgmt: bridge busy'):
+        with Rollback() as undo:
+            nw.apply_steps(conn, None, nat(), nw.plan(None, nat(), 'started'), undo)
+    assert [call[0] for call in conn.calls] == ['define', 'start', 'undefine'] and conn.networks == {}
+
+
+def test_an_existing_network_is_not_undefined_by_the_rollback():
+    conn = FakeConn()
+    nw.reconcile(conn, nat(), 'present')
+    current = nw.read_network(conn, '01234567-mgmt')
+    assert current['config'] == nat() and not current['active']
+    conn.fail_start = 'bridge busy'
+    with pytest.raises(NetworkError):
+        with Rollback() as undo:
+            nw.apply_steps(conn, current, nat(mtu=9000), nw.plan(current, nat(mtu=9000), 'started'), undo)
+    assert nw.read_network(conn, '01234567-mgmt')['config']['mtu'] == 9000
+
+
+def test_reconcile_reports_views_and_remove_undefines():
+    conn = FakeConn()
+    done = nw.reconcile(conn, nat(), 'started')
+    assert done['steps'] == ['define', 'start'] and done['before'] == {}
+    assert done['after'] == dict(nat(), active=True)
+    assert nw.reconcile(conn, nat(), 'present')['changed'] is False
+    assert nw.remove(conn, '01234567-mgmt')['before'] == dict(nat(), active=True)
+    assert conn.networks == {} and nw.remove(conn, '01234567-mgmt') == dict(changed=False, before={})

@@ -59,8 +59,7 @@ def test_parse_libvirts_own_xml():
                         dns=True, dns_domain=None, dns_hosts={}, mtu=None)
 
 
-
-# --- live updates --------------------------------------------------------------
+# --- live updates ------------------------------------------------------------
 
 def test_host_updates_delete_modify_add_in_order():
     before = nat()
