@@ -18,7 +18,7 @@ etree = pytest.importorskip('lxml.etree')
 
 class FakeLibvirtError(libvirt.libvirtError):
     def __init__(self, message, code=libvirt.VIR_ERR_INTERNAL_ERROR):
-        Exception.__init__(self, message)  # libvirtError's own __init__ asks libvirt for its last error
+        super(FakeLibvirtError, self).__init__(message)
         self.message, self.code = message, code
 
     def get_error_code(self):
