@@ -34,9 +34,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.lago.lago.plugins.module_utils import prefix_state
 from ansible_collections.lago.lago.plugins.module_utils.errors import Interrupted, LagoError
+from ansible_collections.lago.lago.plugins.module_utils.subnet_lease import DEFAULT_LEASE_DIR
 
 DEFAULT_TEMPLATE_STORE = '/var/lib/lago/store'
-DEFAULT_LEASE_DIR = '/var/lib/lago/subnets'
 
 # Option specs shared by the modules (documented in doc_fragments/lago.py).
 LIBVIRT_ARGS = dict(libvirt_uri=dict(type='str', default='qemu:///system'))

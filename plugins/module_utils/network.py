@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """libvirt networks from a plain description, and back.
 
-A *description* is a plain dict (what ``describe`` returns and ``parse_xml``
-reads back from libvirt), so "wanted versus actual" is a dict comparison::
+A *description* is a plain dict (what ``describe`` returns and
+``network_xml.parse_xml`` reads back from libvirt), so "wanted versus
+actual" is a dict comparison::
 
     name        libvirt network name (carries the owner's short id)
     bridge      Linux bridge name (at most 15 characters)
@@ -34,13 +35,9 @@ __metaclass__ = type
 
 import ipaddress
 
-try:
-    from lxml import etree
-except ImportError:  # reported by the modules (common.require_libraries)
-    etree = None
-
 from ansible_collections.lago.lago.plugins.module_utils.errors import NetworkError, SpecError
-from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn, values
+from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn, network_xml, values
+from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
 from ansible_collections.lago.lago.plugins.module_utils.values import HOSTNAME_RE, MAC_RE, check_bridge_name
 
 TYPES = ('nat', 'isolated', 'bridge')
@@ -77,11 +74,6 @@ def _dhcp(dhcp, net):
     return dict(start=str(start), end=str(end))
 
 
-def _by_address(hosts):
-    """Host entries sorted by address (an entry without one first)."""
-    return sorted(hosts, key=lambda host: ipaddress.IPv4Address(host['ip'] or 0))
-
-
 def _unique(seen, value, where):
     if value in seen:
         raise SpecError('%s %s is used twice (%s and %s)' % (where, value, seen[value], where.split('.')[0]))
@@ -110,7 +102,7 @@ def _hosts(hosts, net):
         if name is not None:
             _unique(names, name, where + '.name')
         result.append(dict(mac=mac, ip=str(ip), name=name))
-    return _by_address(result)
+    return network_xml.by_address(result)
 
 
 def _dns_hosts(records, net):
@@ -183,152 +175,7 @@ def check(**spec):
     describe(**spec)
 
 
-# --- XML ---------------------------------------------------------------------
-
-def _sub(parent, tag, text=None, **attrs):
-    node = etree.SubElement(parent, tag, {k: str(v) for k, v in attrs.items() if v is not None})
-    if text is not None:
-        node.text = text
-    return node
-
-
-def _dns_xml(root, desc):
-    if not desc['dns']:
-        _sub(root, 'dns', enable='no')
-        return
-    if desc['dns_domain']:
-        _sub(root, 'domain', name=desc['dns_domain'], localOnly='yes')
-    if desc['dns_hosts']:
-        dns = _sub(root, 'dns')
-        for ip, names in _by_ip(desc['dns_hosts']):
-            _dns_host_xml(dns, ip, names)
-
-
-def _by_ip(records):
-    """{hostname: ip} as [(ip, [hostnames])] sorted by address."""
-    grouped = {}
-    for hostname, ip in records.items():
-        grouped.setdefault(ip, []).append(hostname)
-    return [(ip, sorted(grouped[ip])) for ip in sorted(grouped, key=ipaddress.IPv4Address)]
-
-
-def _dns_host_xml(parent, ip, names):
-    node = _sub(parent, 'host', ip=ip)
-    for hostname in names:
-        _sub(node, 'hostname', hostname)
-    return node
-
-
-def _dhcp_host_xml(parent, host):
-    return _sub(parent, 'host', mac=host['mac'], name=host.get('name'), ip=host['ip'])
-
-
-def build_xml(desc, uuid=None):
-    """libvirt network XML (a str) for a description; ``uuid`` keeps an existing network's."""
-    root = etree.Element('network')
-    _sub(root, 'name', desc['name'])
-    if uuid:
-        _sub(root, 'uuid', uuid)
-    if desc['type'] == 'nat':
-        _sub(root, 'forward', mode='nat')
-    _sub(root, 'bridge', name=desc['bridge'], stp='on', delay='0')
-    if desc['mtu']:
-        _sub(root, 'mtu', size=desc['mtu'])
-    _dns_xml(root, desc)
-    if desc['subnet']:
-        net = ipaddress.IPv4Network(desc['subnet'])
-        ip = _sub(root, 'ip', address=desc['gateway'], prefix=net.prefixlen)
-        if desc['dhcp'] or desc['hosts']:
-            dhcp = _sub(ip, 'dhcp')
-            if desc['dhcp']:
-                _sub(dhcp, 'range', start=desc['dhcp']['start'], end=desc['dhcp']['end'])
-            for host in desc['hosts']:
-                _dhcp_host_xml(dhcp, host)
-    return etree.tostring(root, pretty_print=True, encoding='unicode')
-
-
-def _ipv4(root):
-    for node in root.findall('ip'):
-        if node.get('family', 'ipv4') == 'ipv4' and node.get('address'):
-            return node
-    return None
-
-
-def _parse_ip(root, desc):
-    node = _ipv4(root)
-    if node is None:
-        return
-    mask = node.get('prefix') or node.get('netmask') or '24'
-    net = ipaddress.IPv4Interface('%s/%s' % (node.get('address'), mask)).network
-    desc.update(subnet=str(net), gateway=node.get('address'))
-    rng = node.find('dhcp/range')
-    if rng is not None:
-        desc['dhcp'] = dict(start=rng.get('start'), end=rng.get('end'))
-    hosts = [dict(mac=(h.get('mac') or '').lower(), ip=h.get('ip'), name=h.get('name'))
-             for h in node.findall('dhcp/host')]
-    desc['hosts'] = _by_address(hosts)
-
-
-def _parse_type(root, has_ip):
-    forward = root.find('forward')
-    if forward is None:
-        return 'isolated' if has_ip else 'bridge'
-    mode = forward.get('mode', 'nat')
-    return 'nat' if mode == 'nat' else 'forward-%s' % mode
-
-
-def parse_xml(xml):
-    """The description of libvirt's network XML (the inverse of build_xml)."""
-    root = etree.fromstring(xml.encode('utf-8') if isinstance(xml, str) else xml)
-    bridge = root.find('bridge')
-    mtu = root.find('mtu')
-    domain = root.find('domain')
-    dns = root.find('dns')
-    desc = dict(name=root.findtext('name'), bridge=bridge.get('name') if bridge is not None else None,
-                type=None, subnet=None, gateway=None, dhcp=None, hosts=[],
-                dns=dns is None or dns.get('enable', 'yes') == 'yes',
-                dns_domain=domain.get('name') if domain is not None else None,
-                dns_hosts={}, mtu=int(mtu.get('size')) if mtu is not None else None)
-    _parse_ip(root, desc)
-    desc['type'] = _parse_type(root, desc['subnet'] is not None)
-    if desc['type'] == 'bridge':
-        desc['dns'] = False  # no address, so no DNS server whatever the XML says
-    for host in (dns.findall('host') if dns is not None else []):
-        for hostname in host.findall('hostname'):
-            if hostname.text:
-                desc['dns_hosts'][hostname.text] = host.get('ip')
-    return desc
-
-
 # --- live updates of DHCP and DNS host entries ------------------------------
-
-def _xml_of(builder, *args):
-    holder = etree.Element('holder')
-    return etree.tostring(builder(holder, *args), encoding='unicode')
-
-
-def host_updates(before, after):
-    """The virNetworkUpdate calls that turn ``before``'s host entries into ``after``'s.
-
-    A list of (command, section, xml) with command in delete|modify|add-last
-    and section in ip-dhcp-host|dns-host: deletions first so that an address
-    freed by one entry can be taken by another.
-    """
-    old = {host['mac']: host for host in before['hosts']}
-    new = {host['mac']: host for host in after['hosts']}
-    calls = [('delete', 'ip-dhcp-host', _xml_of(_dhcp_host_xml, old[mac]))
-             for mac in sorted(old) if mac not in new]
-    calls += [('modify', 'ip-dhcp-host', _xml_of(_dhcp_host_xml, new[mac]))
-              for mac in sorted(new) if mac in old and old[mac] != new[mac]]
-    calls += [('add-last', 'ip-dhcp-host', _xml_of(_dhcp_host_xml, new[mac]))
-              for mac in sorted(new) if mac not in old]
-    old_dns, new_dns = dict(_by_ip(before['dns_hosts'])), dict(_by_ip(after['dns_hosts']))
-    calls += [('delete', 'dns-host', _xml_of(_dns_host_xml, ip, names))
-              for ip, names in sorted(old_dns.items()) if new_dns.get(ip) != names]
-    calls += [('add-last', 'dns-host', _xml_of(_dns_host_xml, ip, names))
-              for ip, names in sorted(new_dns.items()) if old_dns.get(ip) != names]
-    return calls
-
 
 def _update_args(command, section):
     lv = libvirt_conn.libvirt
@@ -341,7 +188,7 @@ def _update_args(command, section):
 
 
 def apply_updates(net, calls, live=True, config=True):
-    """Run host_updates() calls on a libvirt network object (no restart)."""
+    """Run network_xml.host_updates() calls on a libvirt network object (no restart)."""
     lv = libvirt_conn.libvirt
     flags = ((lv.VIR_NETWORK_UPDATE_AFFECT_LIVE if live else 0)
              | (lv.VIR_NETWORK_UPDATE_AFFECT_CONFIG if config else 0))
@@ -374,8 +221,8 @@ def read_network(conn, name):
     active, persistent = bool(net.isActive()), bool(net.isPersistent())
     inactive_flag = libvirt_conn.libvirt.VIR_NETWORK_XML_INACTIVE
     return dict(net=net, uuid=net.UUIDString(), active=active, persistent=persistent,
-                config=parse_xml(net.XMLDesc(inactive_flag)) if persistent else None,
-                live=parse_xml(net.XMLDesc(0)) if active else None)
+                config=network_xml.parse_xml(net.XMLDesc(inactive_flag)) if persistent else None,
+                live=network_xml.parse_xml(net.XMLDesc(0)) if active else None)
 
 
 def _static(desc):
@@ -408,7 +255,7 @@ def plan(current, wanted, state):
     if _static(live) != _static(wanted):
         return [('define',), ('restart',)]
     steps = []
-    calls = host_updates(live, wanted)
+    calls = network_xml.host_updates(live, wanted)
     # The update can change the definition too only when it has the same entries.
     both = config is not None and _with_hosts(config, live) == config
     if calls:
@@ -420,45 +267,51 @@ def plan(current, wanted, state):
 
 def _define(conn, desc, uuid):
     return _libvirt('cannot define network %s' % desc['name'], conn.networkDefineXML,
-                    build_xml(desc, uuid))
+                    network_xml.build_xml(desc, uuid))
 
 
-def _run(conn, current, wanted, steps):
-    """Carry out ``steps``; a network this call defined is undefined again on failure."""
+def apply_steps(conn, current, wanted, steps, undo):
+    """Carry out plan() ``steps``; a network they define anew is undefined by ``undo`` (a Rollback)."""
     net = current['net'] if current else None
     uuid = current['uuid'] if current else None
-    created = False
-    try:
-        for step in steps:
-            if step[0] == 'define':
-                net, created = _define(conn, wanted, uuid), net is None
-                uuid = net.UUIDString()
-            elif step[0] in ('stop', 'restart'):
-                _libvirt('cannot stop network %s' % wanted['name'], net.destroy)
-            if step[0] in ('start', 'restart'):
-                _libvirt('cannot start network %s' % wanted['name'], net.create)
-            elif step[0] == 'update':
-                apply_updates(net, step[1], live=True, config=step[2])
-    except NetworkError:
-        if created:
-            _forget(net)
-        raise
+    for step in steps:
+        if step[0] == 'define':
+            created = net is None
+            net = _define(conn, wanted, uuid)
+            uuid = net.UUIDString()
+            if created:
+                undo.push('network %s defined' % wanted['name'], lambda net=net: _forget(net))
+        elif step[0] in ('stop', 'restart'):
+            _libvirt('cannot stop network %s' % wanted['name'], net.destroy)
+        if step[0] in ('start', 'restart'):
+            _libvirt('cannot start network %s' % wanted['name'], net.create)
+        elif step[0] == 'update':
+            apply_updates(net, step[1], live=True, config=step[2])
     return net
 
 
 def _forget(net):
-    """Best-effort removal of a network this run created."""
-    try:
-        if net.isActive():
-            net.destroy()
-        net.undefine()
-    except libvirt_conn.libvirt.libvirtError:
-        pass
+    """Stop and undefine a network this run defined."""
+    if net.isActive():
+        net.destroy()
+    net.undefine()
 
 
 def view(desc, active):
     """A description with its running state, as shown in diffs and results."""
     return dict(desc, active=active) if desc else {}
+
+
+def actual(current):
+    """The description of a read_network() result as it runs (else as defined); None for no network."""
+    return (current['live'] or current['config']) if current else None
+
+
+def views(current, wanted, state):
+    """(before, after) view()s of a network going from ``current`` to ``wanted`` in ``state``."""
+    was_active = bool(current and current['active'])
+    active = state == 'started' or (state == 'present' and was_active)
+    return view(actual(current), was_active), view(wanted, active)
 
 
 def reconcile(conn, wanted, state='present', check_mode=False):
@@ -468,13 +321,12 @@ def reconcile(conn, wanted, state='present', check_mode=False):
     """
     current = read_network(conn, wanted['name'])
     steps = plan(current, wanted, state)
-    was_active = bool(current and current['active'])
-    before = view((current['live'] or current['config']) if current else None, was_active)
-    active = state == 'started' or (state == 'present' and was_active)
+    before, after = views(current, wanted, state)
     if steps and not check_mode:
-        _run(conn, current, wanted, steps)
-    return dict(changed=bool(steps), steps=[step[0] for step in steps],
-                before=before, after=view(wanted, active))
+        with Rollback() as undo:
+            apply_steps(conn, current, wanted, steps, undo)
+            undo.commit()
+    return dict(changed=bool(steps), steps=[step[0] for step in steps], before=before, after=after)
 
 
 def remove(conn, name, check_mode=False):
@@ -482,7 +334,7 @@ def remove(conn, name, check_mode=False):
     current = read_network(conn, name)
     if current is None:
         return dict(changed=False, before={})
-    before = view(current['live'] or current['config'], current['active'])
+    before = view(actual(current), current['active'])
     if not check_mode:
         if current['active']:
             _libvirt('cannot stop network %s' % name, current['net'].destroy)
@@ -500,9 +352,9 @@ def set_host(conn, name, mac, ip, hostname=None):
     current = read_network(conn, name)
     if current is None:
         raise NetworkError('network %s does not exist' % name)
-    actual = current['live'] or current['config']
-    hosts = [host for host in actual['hosts'] if host['mac'] != mac.lower()]
+    running = actual(current)
+    hosts = [host for host in running['hosts'] if host['mac'] != mac.lower()]
     hosts.append(dict(mac=mac, ip=ip, name=hostname))
-    net = ipaddress.IPv4Network(actual['subnet'])
-    wanted = dict(actual, hosts=_hosts(hosts, net))
+    net = ipaddress.IPv4Network(running['subnet'])
+    wanted = dict(running, hosts=_hosts(hosts, net))
     return reconcile(conn, wanted, 'present')['changed']

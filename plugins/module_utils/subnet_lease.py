@@ -28,11 +28,11 @@ import os
 import re
 import uuid as uuidlib
 
-from ansible_collections.lago.lago.plugins.module_utils.common import DEFAULT_LEASE_DIR
 from ansible_collections.lago.lago.plugins.module_utils.errors import LeaseError
 from ansible_collections.lago.lago.plugins.module_utils.files import (
     atomic_write, file_lock, read_json, remove_path, write_json)
 
+DEFAULT_LEASE_DIR = '/var/lib/lago/subnets'
 DEFAULT_POOL = '192.168.200.0/24-192.168.255.0/24'
 LOCK_NAME = 'leases.lock'
 LEASE_SUFFIX = '.lease'

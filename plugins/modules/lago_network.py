@@ -251,13 +251,8 @@ actions:
   sample: [lease, define, start]
 '''
 
-import os
-
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.lago.lago.plugins.module_utils import network, subnet_lease
-from ansible_collections.lago.lago.plugins.module_utils.common import (
-    LEASE_ARGS, LIBVIRT_ARGS, diff_of, lago_errors, new_module, require_libraries)
+from ansible_collections.lago.lago.plugins.module_utils import network, network_ops
+from ansible_collections.lago.lago.plugins.module_utils._runtime import LEASE_ARGS, LIBVIRT_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 
 ARGUMENT_SPEC = dict(
@@ -277,147 +272,24 @@ ARGUMENT_SPEC = dict(
     dns_domain=dict(type='str'),
     dns_hosts=dict(type='dict', default={}),
     mtu=dict(type='int'),
-    state=dict(type='str', choices=['present', 'started', 'stopped', 'absent'], default='present'),
+    state=dict(type='str', choices=list(network_ops.STATES), default='present'),
 )
 ARGUMENT_SPEC.update(LIBVIRT_ARGS)
 ARGUMENT_SPEC.update(LEASE_ARGS)
 
 
-class Request(object):
-    """The task's parameters, checked, plus what it did so far (for the undo on failure)."""
-
-    def __init__(self, params, check_mode):
-        self.p = params
-        self.check_mode = check_mode
-        self.lease_dir = params['lease_dir']
-        self.pool = subnet_lease.parse_pool(params['pool'])
-        self.subnet = None
-        if params['subnet'] is not None:
-            self.subnet = self.pool.cidr(subnet_lease.parse_subnet(params['subnet'], self.pool))
-        self.actions = []
-        self.undo = []
-        self.owner = None
-        self.names = None
-
-    def spec(self, subnet):
-        """Arguments of network.describe() apart from the names."""
-        p = self.p
-        hosts = [dict((k, v) for k, v in host.items() if v is not None) for host in p['hosts']]
-        return dict(net_type=p['type'], subnet=subnet, dhcp=p['dhcp'], hosts=hosts, dns=p['dns'],
-                    dns_domain=p['dns_domain'], dns_hosts=p['dns_hosts'], mtu=p['mtu'])
-
-    def validate(self):
-        """Every check that needs neither the owner, nor a lease, nor libvirt."""
-        network.derive_names('0' * 32, self.p['name'], self.p['bridge'])
-        if self.p['state'] != 'absent':
-            spec = self.spec(self.subnet)
-            network.check(name=self.p['name'], bridge=self.p['bridge'] or 'placeholder', **spec)
-
-    def resolve_owner(self):
-        p = self.p
-        if p['owner']:
-            self.owner = subnet_lease.read_owner(p['owner'])
-        else:
-            create = p['state'] != 'absent' and not self.check_mode
-            self.owner, created = subnet_lease.standalone_owner(self.lease_dir, p['name'], create)
-            if created:
-                self.undo.append(lambda: subnet_lease.remove_owner(self.owner))
-        self.names = network.derive_names(self.owner.uuid, p['name'], p['bridge'])
-
-    @property
-    def standalone(self):
-        return not self.p['owner']
-
-
-def _lease(req, current):
-    """Lease (or keep) the network's subnet; None for type bridge."""
-    if req.p['type'] == 'bridge':
-        return None
-    actual = current and (current['live'] or current['config'])
-    wanted = req.subnet or (actual and actual['subnet'])
-    if wanted is None and req.standalone:
-        # A standalone owner has this one network: a lease it holds is this network's.
-        held = subnet_lease.leases_of(req.lease_dir, req.owner, req.pool)
-        wanted = held[0]['subnet'] if held else None
-    lease = subnet_lease.acquire(req.lease_dir, req.owner, wanted, req.pool, dry_run=req.check_mode)
-    if lease['new']:
-        req.actions.append('lease')
-        if not req.check_mode:
-            req.undo.append(lambda: subnet_lease.release(req.lease_dir, req.owner, lease['subnet']))
-    return lease
-
-
-def _release(req, subnets):
-    """Release the owner's leases among ``subnets``; the ones released (or to release)."""
-    held = set(lease['octet'] for lease in subnet_lease.leases_of(req.lease_dir, req.owner))
-    wanted = dict((subnet_lease.subnet_octet(subnet)[1], subnet) for subnet in subnets if subnet)
-    done = []
-    for octet in sorted(set(wanted) & held):
-        if not req.check_mode:
-            subnet_lease.release(req.lease_dir, req.owner, octet)
-        done.append(wanted[octet])
-    return done
-
-
-def _present(req, conn):
-    libvirt_name, bridge = req.names
-    current = network.read_network(conn, libvirt_name)
-    actual = current and (current['live'] or current['config'])
-    lease = _lease(req, current)
-    wanted = network.describe(libvirt_name, bridge, **req.spec(lease and lease['subnet']))
-    result = network.reconcile(conn, wanted, req.p['state'], req.check_mode)
-    req.actions.extend(result['steps'])
-    req.undo = []  # the network stands on its lease now: keep both whatever happens next
-    # A subnet given up for another (or for type bridge) goes back to the pool.
-    if actual and actual['subnet'] and actual['subnet'] != wanted['subnet']:
-        if _release(req, [actual['subnet']]):
-            req.actions.append('release')
-    net = dict(result['after'], owner=req.owner.path, lease=lease and lease['path'])
-    return dict(changed=bool(req.actions), network=net, diff=diff_of(result['before'], result['after']))
-
-
-def _absent(req, conn):
-    libvirt_name, bridge = req.names
-    result = network.remove(conn, libvirt_name, req.check_mode)
-    if result['changed']:
-        req.actions.append('remove')
-    subnets = [result['before'].get('subnet'), req.subnet]
-    if req.standalone:
-        subnets += [lease['subnet'] for lease in subnet_lease.leases_of(req.lease_dir, req.owner, req.pool)]
-    if _release(req, subnets):
-        req.actions.append('release')
-    if req.standalone and os.path.exists(req.owner.path):
-        req.actions.append('remove owner')
-        if not req.check_mode:
-            subnet_lease.remove_owner(req.owner)
-    return dict(changed=bool(req.actions), network=dict(name=libvirt_name, bridge=bridge),
-                diff=diff_of(result['before'], {}))
-
-
-def _run(req):
-    req.validate()
-    req.resolve_owner()
-    try:
-        conn = connect(req.p['libvirt_uri'])
-        if req.p['state'] == 'absent':
-            return _absent(req, conn)
-        return _present(req, conn)
-    except BaseException:
-        # Nothing of a failed run stays behind: no lease, no owner file.
-        for undo in reversed(req.undo):
-            undo()
-        raise
+def execute(run):
+    p = run.params
+    # Bad input fails here, before the owner, a lease or libvirt is touched.
+    request = network_ops.NetworkRequest(
+        p['name'], p['state'], net_type=p['type'], owner=p['owner'], subnet=p['subnet'], pool=p['pool'],
+        bridge=p['bridge'], dhcp=p['dhcp'], hosts=p['hosts'], dns=p['dns'], dns_domain=p['dns_domain'],
+        dns_hosts=p['dns_hosts'], mtu=p['mtu'], lease_dir=p['lease_dir'])
+    return run.carry_out(network_ops.plan_network(connect(p['libvirt_uri']), request))
 
 
 def main():
-    module = new_module(AnsibleModule, argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    require_libraries(module, 'libvirt-python', 'lxml')
-    with lago_errors(module):
-        req = Request(module.params, module.check_mode)
-        result = _run(req)
-    if not module._diff:
-        result.pop('diff')
-    module.exit_json(actions=req.actions, **result)
+    run_module(ARGUMENT_SPEC, execute, libraries=('libvirt-python', 'lxml'))
 
 
 if __name__ == '__main__':

@@ -94,7 +94,7 @@ def test_nat_network_lifecycle(ansible_module, conn, net_name, lease_dir):
     assert (net['subnet'], net['gateway']) == ('192.168.200.0/24', '192.168.200.1')
     assert net['dhcp'] == dict(start='192.168.200.100', end='192.168.200.254')
     assert net['hosts'] == [dict(mac=MAC1, ip='192.168.200.10', name='vm01')]
-    assert first['diff']['before'] == {} and first['diff']['after']['subnet'] == net['subnet']
+    assert first['diff']['before'] == {net['name']: {}} and first['diff']['after'][net['name']]['subnet'] == net['subnet']
     assert lease_files(lease_dir) == ['200.lease']
     assert sl.list_leases(lease_dir)[0]['owner'] == net['owner'] and os.path.exists(net['owner'])
 
@@ -122,7 +122,7 @@ def test_check_mode_creates_nothing(ansible_module, conn, net_name, lease_dir):
     result = ansible_module(MODULE, args_for(net_name, lease_dir), check=True, diff=True)
     assert result['changed'] and result['actions'] == ['lease', 'define', 'start']
     assert result['network']['subnet'] == '192.168.200.0/24'
-    assert result['diff']['after']['active'] is True
+    assert result['diff']['after'][result['network']['name']]['active'] is True
     assert ours(conn, net_name) == [] and lease_files(lease_dir) == []
     assert not os.path.exists(result['network']['owner'])
     # The names check mode predicted are the ones a real run uses.
@@ -141,7 +141,7 @@ def test_dhcp_host_change_is_applied_live(ansible_module, conn, net_name, lease_
 
     result = ansible_module(MODULE, args_for(net_name, lease_dir, hosts=hosts, dns_hosts=dns_hosts), diff=True)
     assert result['changed'] and result['actions'] == ['update']
-    assert result['diff']['before']['hosts'][0]['ip'] == '192.168.200.10'
+    assert result['diff']['before'][net['name']]['hosts'][0]['ip'] == '192.168.200.10'
     assert dnsmasq_pid(net['name']) == pid  # not restarted
     assert dnsmasq_file(net['name'], 'hostsfile').splitlines() == [
         '%s,192.168.200.11,vm01' % MAC1, '%s,192.168.200.12,vm02' % MAC2]

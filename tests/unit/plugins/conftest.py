@@ -15,11 +15,11 @@ from ansible_collections.lago.lago.plugins.module_utils import _runtime
 class FakeModule(object):
     """What ModuleRun reads of an AnsibleModule."""
 
-    def __init__(self, check_mode=False, diff=False, name='lago_test', **params):
+    def __init__(self, check_mode=False, diff=False, module_name='lago_test', **params):
         self.params = dict(params)
         self.check_mode = check_mode
         self._diff = diff
-        self._name = name
+        self._name = module_name  # not ``name``: many modules have an option of that name
         self.warnings = []
 
     def warn(self, message):

@@ -6,7 +6,9 @@ from __future__ import absolute_import, division, print_function
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import network as nw
-from ansible_collections.lago.lago.plugins.module_utils.errors import SpecError
+from ansible_collections.lago.lago.plugins.module_utils.errors import NetworkError, SpecError
+from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
+from ansible_collections.lago.lago.tests.unit.plugins.fake_libvirt import FakeConn
 
 UUID = '0123456789abcdef0123456789abcdef'
 SUBNET = '192.168.200.0/24'
@@ -115,62 +117,11 @@ def test_bridge_type_takes_no_ip_configuration():
         nw.describe('x-l2', 'x-l2', net_type='bridge', subnet=SUBNET, dhcp={'start': 1, 'end': 2})
 
 
-# --- XML ---------------------------------------------------------------------
-
-@pytest.mark.parametrize('desc', [
-    nat(),
-    nat(net_type='isolated', dhcp=None, mtu=None, dns_domain=None, dns_hosts=None),
-    nat(hosts=[], dns=False, dns_domain=None, dns_hosts=None),
-    nw.describe('x-l2', 'x-l2', net_type='bridge'),
-])
-def test_build_parse_round_trip(desc):
-    assert nw.parse_xml(nw.build_xml(desc)) == desc
-
-
-def test_build_keeps_uuid_and_escapes_nothing_by_hand():
-    xml = nw.build_xml(nat(), uuid='235f6d1c-541c-41c1-8f9b-8c62178c8a38')
-    assert '<uuid>235f6d1c-541c-41c1-8f9b-8c62178c8a38</uuid>' in xml
-    assert '<forward mode="nat"/>' in xml and '<mtu size="1400"/>' in xml
-
-
-def test_parse_libvirts_own_xml():
-    xml = """<network>
-      <name>01234567-mgmt</name>
-      <uuid>235f6d1c-541c-41c1-8f9b-8c62178c8a38</uuid>
-      <forward mode='nat'><nat><port start='1024' end='65535'/></nat></forward>
-      <bridge name='01234567-mgmt' stp='on' delay='0'/>
-      <mac address='52:54:00:14:14:44'/>
-      <ip address='192.168.200.1' netmask='255.255.255.0'>
-        <dhcp><host mac='52:54:00:00:00:05' name='vm1' ip='192.168.200.5'/></dhcp>
-      </ip>
-      <ip family='ipv6' address='fd00::1' prefix='64'/>
-    </network>"""
-    desc = nw.parse_xml(xml)
-    assert desc == dict(name='01234567-mgmt', bridge='01234567-mgmt', type='nat', subnet=SUBNET,
-                        gateway='192.168.200.1', dhcp=None,
-                        hosts=[dict(mac='52:54:00:00:00:05', ip='192.168.200.5', name='vm1')],
-                        dns=True, dns_domain=None, dns_hosts={}, mtu=None)
-
-
 # --- plans -------------------------------------------------------------------
 
 def current(desc, active=True, config=None):
     return dict(net=None, uuid='u', active=active, persistent=True,
                 config=config or desc, live=desc if active else None)
-
-
-def test_host_updates_delete_modify_add_in_order():
-    before = nat()
-    after = nat(hosts=[{'mac': '52:54:00:00:00:0a', 'ip': 12, 'name': 'vm01'},
-                       {'mac': '52:54:00:00:00:0c', 'ip': 13}],
-                dns_hosts={'vm01': 12, 'vm01-alias': 12, 'vm02': 11})
-    calls = nw.host_updates(before, after)
-    assert [(cmd, section) for cmd, section, _xml in calls] == [
-        ('delete', 'ip-dhcp-host'), ('modify', 'ip-dhcp-host'), ('add-last', 'ip-dhcp-host'),
-        ('delete', 'dns-host'), ('add-last', 'dns-host')]
-    assert 'mac="52:54:00:00:00:0b"' in calls[0][2]
-    assert 'ip="192.168.200.12"' in calls[1][2]
-    assert '<hostname>vm01-alias</hostname>' in calls[4][2]
 
 
 def test_plan_new_network():
@@ -207,3 +158,36 @@ def test_plan_inactive_and_state_changes():
     assert nw.plan(current(nat()), nat(mtu=9000), 'stopped') == [('stop',), ('define',)]
     with pytest.raises(SpecError, match="state 'gone' is unknown"):
         nw.plan(None, nat(), 'gone')
+
+
+# --- applying ----------------------------------------------------------------
+
+def test_a_network_defined_anew_is_undone_by_the_rollback():
+    conn = FakeConn()
+    conn.fail_start = 'bridge busy'
+    with pytest.raises(NetworkError, match='cannot start network 01234567-mgmt: bridge busy'):
+        with Rollback() as undo:
+            nw.apply_steps(conn, None, nat(), nw.plan(None, nat(), 'started'), undo)
+    assert [call[0] for call in conn.calls] == ['define', 'start', 'undefine'] and conn.networks == {}
+
+
+def test_an_existing_network_is_not_undefined_by_the_rollback():
+    conn = FakeConn()
+    nw.reconcile(conn, nat(), 'present')
+    current = nw.read_network(conn, '01234567-mgmt')
+    assert current['config'] == nat() and not current['active']
+    conn.fail_start = 'bridge busy'
+    with pytest.raises(NetworkError):
+        with Rollback() as undo:
+            nw.apply_steps(conn, current, nat(mtu=9000), nw.plan(current, nat(mtu=9000), 'started'), undo)
+    assert nw.read_network(conn, '01234567-mgmt')['config']['mtu'] == 9000
+
+
+def test_reconcile_reports_views_and_remove_undefines():
+    conn = FakeConn()
+    done = nw.reconcile(conn, nat(), 'started')
+    assert done['steps'] == ['define', 'start'] and done['before'] == {}
+    assert done['after'] == dict(nat(), active=True)
+    assert nw.reconcile(conn, nat(), 'present')['changed'] is False
+    assert nw.remove(conn, '01234567-mgmt')['before'] == dict(nat(), active=True)
+    assert conn.networks == {} and nw.remove(conn, '01234567-mgmt') == dict(changed=False, before={})

@@ -1,0 +1,100 @@
+# -*- coding: utf-8 -*-
+"""A stand-in libvirt connection for unit tests of network code (real libvirt is for lab tests).
+
+It keeps each network's persistent and running XML, as libvirt does, and
+fails a define or a start on request. Live host updates are only recorded:
+what they do to dnsmasq is tested in the lab.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+import uuid
+
+import pytest
+
+libvirt = pytest.importorskip('libvirt')
+etree = pytest.importorskip('lxml.etree')
+
+
+class FakeLibvirtError(libvirt.libvirtError):
+    def __init__(self, message, code=libvirt.VIR_ERR_INTERNAL_ERROR):
+        super(FakeLibvirtError, self).__init__(message)
+        self.message, self.code = message, code
+
+    def get_error_code(self):
+        return self.code
+
+    def get_error_message(self):
+        return self.message
+
+
+class FakeNetwork(object):
+    def __init__(self, conn, name, xml):
+        self.conn, self._name, self.config, self.live = conn, name, xml, None
+        self.uuid = str(uuid.uuid4())
+        self.updates = []
+
+    def name(self):
+        return self._name
+
+    def UUIDString(self):  # noqa: N802 (libvirt's name)
+        return self.uuid
+
+    def isActive(self):  # noqa: N802
+        return self.live is not None
+
+    def isPersistent(self):  # noqa: N802
+        return True
+
+    def XMLDesc(self, flags=0):  # noqa: N802
+        if self.live is not None and not flags & libvirt.VIR_NETWORK_XML_INACTIVE:
+            return self.live
+        return self.config
+
+    def create(self):
+        self.conn.calls.append(('start', self._name))
+        if self.conn.fail_start:
+            raise FakeLibvirtError(self.conn.fail_start)
+        self.live = self.config
+
+    def destroy(self):
+        self.conn.calls.append(('stop', self._name))
+        self.live = None
+
+    def undefine(self):
+        self.conn.calls.append(('undefine', self._name))
+        del self.conn.networks[self._name]
+
+    def update(self, command, section, index, xml, flags):
+        self.updates.append((command, section, index, xml, flags))
+
+
+class FakeConn(object):
+    """``networks``: name -> FakeNetwork; ``calls``: what was done, in order; ``fail_define`` /
+    ``fail_start``: the error message of the next define / start, which then fails."""
+
+    def __init__(self):
+        self.networks = {}
+        self.calls = []
+        self.fail_define = None
+        self.fail_start = None
+
+    def networkLookupByName(self, name):  # noqa: N802
+        if name not in self.networks:
+            raise FakeLibvirtError("Network not found: no network with matching name '%s'" % name,
+                                   libvirt.VIR_ERR_NO_NETWORK)
+        return self.networks[name]
+
+    def networkDefineXML(self, xml):  # noqa: N802
+        name = etree.fromstring(xml.encode('utf-8')).findtext('name')
+        self.calls.append(('define', name))
+        if self.fail_define:
+            raise FakeLibvirtError(self.fail_define)
+        net = self.networks.get(name)
+        if net is None:
+            net = self.networks[name] = FakeNetwork(self, name, xml)
+        net.config = xml
+        return net
+
+    def listAllNetworks(self):  # noqa: N802
+        return list(self.networks.values())
