@@ -5,7 +5,7 @@ from __future__ import absolute_import, division, print_function
 
 import pytest
 
-from module_helpers import UUID, Repo
+from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import UUID, Repo
 
 
 @pytest.fixture

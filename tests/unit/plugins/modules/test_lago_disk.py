@@ -12,7 +12,7 @@ from ansible_collections.lago.lago.plugins.module_utils import qemu_img
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
 from ansible_collections.lago.lago.plugins.modules import lago_disk
 
-from module_helpers import listing, module_params
+from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import listing, module_params
 
 MIB = 1 << 20
 

@@ -13,7 +13,7 @@ from ansible_collections.lago.lago.plugins.module_utils import template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
 from ansible_collections.lago.lago.plugins.modules import lago_template
 
-from module_helpers import listing, module_params
+from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import listing, module_params
 
 
 def run_template(make_run, check_mode=False, diff=False, **given):

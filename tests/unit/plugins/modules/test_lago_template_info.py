@@ -9,7 +9,7 @@ from ansible_collections.lago.lago.plugins.module_utils import template_repo, te
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
 from ansible_collections.lago.lago.plugins.modules import lago_template_info
 
-from module_helpers import module_params
+from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import module_params
 
 
 def run_info(make_run, check_mode=False, **given):
