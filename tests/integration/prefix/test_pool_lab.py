@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import pool
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 
 from labrun import playbook
 from prefixlib import leases
@@ -177,7 +178,7 @@ def test_concurrent_and_cut_short_exports(prefixes, ansible_module, tmp_path, mo
 
     # An export cut short (here: a new layer cannot be rebased) leaves a state without its manifest.
     assert not ansible_module('lago.lago.lago_snapshot', dict(prefix=prefix, name='s3')).get('failed')
-    state = state_of(prefix)
+    state = PrefixState.load(Layout(prefix))
     calls = []
 
     def failing_rebase(*args, **kwargs):
@@ -185,7 +186,8 @@ def test_concurrent_and_cut_short_exports(prefixes, ansible_module, tmp_path, mo
         raise KeyboardInterrupt('cut short')
     monkeypatch.setattr(pool.qemu_img, 'rebase', failing_rebase)
     with pytest.raises(KeyboardInterrupt):
-        pool.export(state, 's3', pool_dir, name='shared')
+        with pool.locked_state(pool_dir, 'shared') as target:
+            pool.plan_export_state(state, 's3', target, 'shared').apply()
     assert calls and not os.path.exists(os.path.join(state_dir, 'manifest.json'))
     assert not os.path.exists(os.path.join(state_dir, '.staging'))
     with pytest.raises(SnapshotError) as err:
