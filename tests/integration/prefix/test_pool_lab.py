@@ -86,7 +86,10 @@ def test_export_again_move_remote_and_bad_states(prefixes, ansible_module, tmp_p
     assert first['changed'] and first['bytes_moved'] > 0 and len(first['moved']) == 2
     manifest = assert_matches_manifest(os.path.join(pool_dir, 'ready'))
     assert manifest['vms']['vm01']['disks']['root']['layer'] == 'vm01_root.qcow2'
-    assert first['diff']['after']['layers'] == {name: entry['sha256'] for name, entry in manifest['layers'].items()}
+    assert first['diff']['after']['pool_state']['layers'] == dict(
+        (name, dict(format=entry['format'], backing=entry['backing'], source=entry['source']))
+        for name, entry in manifest['layers'].items())
+    assert predicted['diff'] == first['diff']  # check mode predicted what the export did
     again = export()
     assert (again['changed'], again['bytes_moved'], again['moved']) == (False, 0, [])
 
