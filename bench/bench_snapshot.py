@@ -8,7 +8,7 @@ Run inside the lab:
     hack/lab exec python bench/bench_snapshot.py [--runs 5] [--no-live]
 
 Offline: a 3-VM prefix that never boots; each run takes a snapshot of all
-three and reverts to it, through the engine (snapshot.take / snapshot.revert)
+three and reverts to it, through the engine (snapshot_take / snapshot_revert plans)
 as lago_snapshot calls it. Live: one VM is booted; a disk-only snapshot and a
 memory snapshot are taken, each timed around the libvirt call and from the
 domain's suspend/resume events.
@@ -29,10 +29,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, '.collections'))
 
 from ansible_collections.lago.lago.plugins.module_utils import (  # noqa: E402
-    prefix_build, prefix_power, snapshot, spec_normalize as specs)
+    prefix_build, prefix_power, snapshot_revert, snapshot_take, spec_normalize as specs)
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect, libvirt, lookup_domain  # noqa: E402
-from ansible_collections.lago.lago.plugins.module_utils.prefix import (  # noqa: E402
-    Layout, load_state, save_state, teardown)
+from ansible_collections.lago.lago.plugins.module_utils.prefix import teardown  # noqa: E402
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState  # noqa: E402
 
 INIT = {
     'domains': {name: {'memory': 512, 'nics': [{'net': 'lan'}],
@@ -77,14 +77,14 @@ def start_event_loop():
 
 
 def offline(layout, conn, runs):
-    state = load_state(layout)
+    state = PrefixState.load(layout)
     times = []
     for run in range(runs):
         name = 'bench%d' % run
         started = time.perf_counter()
-        snapshot.take(conn, layout, state, name, save=lambda: save_state(layout, state))
+        snapshot_take.plan_take(conn, state, name).apply()
         taken = time.perf_counter()
-        snapshot.revert(conn, layout, state, name, save=lambda: save_state(layout, state))
+        snapshot_revert.plan_revert(conn, state, name).apply()
         done = time.perf_counter()
         times.append((done - started, taken - started, done - taken))
         print('run %d: snapshot %.0f ms + revert %.0f ms = %.0f ms'
@@ -97,17 +97,17 @@ def offline(layout, conn, runs):
 
 
 def live(layout, conn):
-    state = load_state(layout)
-    prefix_power.start(conn, layout, state, ['vm01'])
-    ready = prefix_power.wait_for_ssh(layout, state, ['vm01'])
+    state = PrefixState.load(layout)
+    # prefix_power reads the raw dict until it takes a PrefixState
+    prefix_power.start(conn, layout, state.to_dict(), ['vm01'])
+    ready = prefix_power.wait_for_ssh(layout, state.to_dict(), ['vm01'])
     print('vm01 booted to SSH in %.1f s' % ready['vm01'], flush=True)
-    dom = lookup_domain(conn, state['vms']['vm01']['libvirt_name'])
+    dom = lookup_domain(conn, state.vm('vm01').libvirt_name)
     events = LifecycleEvents(conn, dom)
     try:
         for name, memory in (('live-disk', False), ('live-memory', True)):
             since = time.monotonic()
-            taken = snapshot.take(conn, layout, state, name, ['vm01'], memory=memory,
-                                  save=lambda: save_state(layout, state))['vm01']
+            taken = snapshot_take.plan_take(conn, state, name, ['vm01'], memory=memory).apply()['taken']['vm01']
             time.sleep(0.5)  # let the events arrive
             paused = events.paused_seconds(since)
             print('%s snapshot (%s): libvirt call %.0f ms; guest paused %s'
@@ -138,7 +138,7 @@ def main():
             live(layout, conn)
     finally:
         if os.path.exists(layout.state_file):
-            teardown(conn, layout, load_state(layout))
+            teardown(conn, layout, PrefixState.load(layout).to_dict())  # teardown still takes the raw dict
         shutil.rmtree(work, ignore_errors=True)
 
 

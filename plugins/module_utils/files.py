@@ -165,3 +165,8 @@ def hash_file(path, algorithm='sha1'):
                 break
             digest.update(view[:size])
     return digest.hexdigest()
+
+
+def sha256_of(path):
+    """The sha256 hex digest of the file at ``path`` (how layers and pool files are checked)."""
+    return hash_file(path, 'sha256')

@@ -19,7 +19,7 @@ from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libv
 
 try:
     from lxml import etree
-except ImportError:  # reported by the modules (common.require_libraries)
+except ImportError:  # reported by the modules (run_module checks the libraries)
     etree = None
 
 POLL = 0.05

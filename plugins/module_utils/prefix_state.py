@@ -147,6 +147,11 @@ class Layer(Record):
     """One frozen layer of a disk's chain (path is the record's name)."""
     backing = _field('backing')
     owned = _field('owned', True)
+    format = _field('format')
+    sha256 = _field('sha256', doc='its sha256 when it was frozen')
+    size = _field('size')
+    frozen = _field('frozen', doc='when it was frozen')
+    immutable = _field('immutable', False, 'never to be written (the user\'s own file disk)')
 
 
 class Disk(Record):
@@ -163,6 +168,20 @@ class Disk(Record):
 
     def __init__(self, data):
         super(Disk, self).__init__(data, data.get('name'))
+
+    @property
+    def parent(self):
+        """The image the running image sits on: a frozen layer, the base, or None."""
+        return self.data.get('parent', self.data.get('backing'))
+
+    @parent.setter
+    def parent(self, value):
+        self.data['parent'] = value
+
+    def layer(self, path):
+        """The frozen layer ``path``, or None."""
+        record = self.data.setdefault('layers', {}).get(path)
+        return Layer(record, path) if record is not None else None
 
     @property
     def layers(self):
@@ -186,9 +205,11 @@ class Snapshot(Record):
     running = _field('running', False)
     consistency = _field('consistency')
     memory = _field('memory')
+    memory_sha256 = _field('memory_sha256')
 
     @property
     def disks(self):
+        """{disk name: the path of its layer}"""
         return self.data.setdefault('disks', {})
 
 

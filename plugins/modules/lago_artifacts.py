@@ -50,8 +50,8 @@ attributes:
     support: full
     description: Reports what would be archived and missing; writes nothing.
   diff_mode:
-    support: none
-    description: An archive has no meaningful diff.
+    support: full
+    description: Shows the archive written and its members.
   idempotent:
     support: none
     description: Every run writes a new archive (reported as a change).
@@ -107,43 +107,43 @@ size:
 import os
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import artifacts
-from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors
+from ansible_collections.lago.lago.plugins.module_utils._runtime import run_module
+from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
+
+ARGUMENT_SPEC = dict(
+    paths=dict(type='list', elements='path', required=True),
+    dest=dict(type='path'),
+    tmp_dir=dict(type='path', default='/var/tmp'),
+    strict=dict(type='bool', default=False),
+)
+
+
+def execute(run):
+    params = run.params
+    entries, missing = artifacts.plan(params['paths'])
+    if missing and params['strict']:
+        raise LagoError('artifact paths missing on the VM: %s' % ', '.join(missing))
+    for path in missing:
+        run.warn('artifact path %s does not exist on the VM; not collected' % path)
+    archived = [dict(path=path, name=name) for path, name in entries]
+    result = dict(archived=archived, missing=missing, issues=[], size=0,
+                  dest=params['dest'] or os.path.join(params['tmp_dir'], 'lago-artifacts-XXXXXX.tar.gz'))
+    if not run.check_mode:
+        if params['dest'] is None:
+            handle, result['dest'] = tempfile.mkstemp(prefix='lago-artifacts-', suffix='.tar.gz', dir=params['tmp_dir'])
+            os.close(handle)
+        result['issues'] = artifacts.write_archive(result['dest'], entries)
+        result['size'] = os.path.getsize(result['dest'])
+    for issue in result['issues']:
+        run.warn('artifact %s: %s' % (issue['path'], issue['issue']))
+    # Every run writes a new archive.
+    run.track('archive', None, dict(dest=result['dest'], members=[item['name'] for item in archived]), changed=True)
+    return result
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            paths=dict(type='list', elements='path', required=True),
-            dest=dict(type='path'),
-            tmp_dir=dict(type='path', default='/var/tmp'),
-            strict=dict(type='bool', default=False),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    with lago_errors(module):
-        entries, missing = artifacts.plan(params['paths'])
-        if missing and params['strict']:
-            module.fail_json(msg='artifact paths missing on the VM: %s' % ', '.join(missing), missing=missing)
-        for path in missing:
-            module.warn('artifact path %s does not exist on the VM; not collected' % path)
-        archived = [dict(path=path, name=name) for path, name in entries]
-        result = dict(changed=True, archived=archived, missing=missing, issues=[], size=0,
-                      dest=params['dest'] or os.path.join(params['tmp_dir'], 'lago-artifacts-XXXXXX.tar.gz'))
-        if module.check_mode:
-            module.exit_json(**result)
-        dest = params['dest']
-        if dest is None:
-            handle, dest = tempfile.mkstemp(prefix='lago-artifacts-', suffix='.tar.gz', dir=params['tmp_dir'])
-            os.close(handle)
-        result['dest'] = dest
-        result['issues'] = artifacts.write_archive(dest, entries)
-    for issue in result['issues']:
-        module.warn('artifact %s: %s' % (issue['path'], issue['issue']))
-    result['size'] = os.path.getsize(dest)
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, execute, group=False)
 
 
 if __name__ == '__main__':

@@ -111,41 +111,37 @@ root:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.lago.lago.plugins.module_utils import reposerver
-from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors, new_module
+from ansible_collections.lago.lago.plugins.module_utils._runtime import run_module
 from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, REPO_DIR
+
+ARGUMENT_SPEC = dict(
+    prefix=dict(type='path', required=True),
+    state=dict(type='str', default='started', choices=['started', 'stopped']),
+    bind=dict(type='str'),
+    port=dict(type='int', default=DEFAULT_PORT),
+    timeout=dict(type='float', default=10.0),
+)
+
+
+def execute(run):
+    params = run.params
+    prefix = os.path.abspath(params['prefix'])
+    if params['state'] == 'started':
+        outcome = reposerver.start(prefix, params['bind'], params['port'], check_mode=run.check_mode,
+                                   timeout=params['timeout'])
+    else:
+        outcome = reposerver.stop(prefix, check_mode=run.check_mode)
+    run.track('server', outcome['before'], outcome['after'], changed=outcome['changed'])
+    result = dict(outcome['after'], root=os.path.join(prefix, REPO_DIR))
+    record = outcome['record']
+    if params['state'] == 'started' and record and not (run.check_mode and outcome['changed']):
+        result['pid'] = record['pid']
+    return result
 
 
 def main():
-    module = new_module(
-        AnsibleModule,
-        argument_spec=dict(
-            prefix=dict(type='path', required=True),
-            state=dict(type='str', default='started', choices=['started', 'stopped']),
-            bind=dict(type='str'),
-            port=dict(type='int', default=DEFAULT_PORT),
-            timeout=dict(type='float', default=10.0),
-        ),
-        required_if=[('state', 'started', ['bind'])],
-        supports_check_mode=True,
-    )
-    params = module.params
-    prefix = os.path.abspath(params['prefix'])
-    with lago_errors(module):
-        if params['state'] == 'started':
-            outcome = reposerver.start(prefix, params['bind'], params['port'],
-                                       check_mode=module.check_mode, timeout=params['timeout'])
-        else:
-            outcome = reposerver.stop(prefix, check_mode=module.check_mode)
-    result = dict(outcome['after'], changed=outcome['changed'], root=os.path.join(prefix, REPO_DIR))
-    record = outcome['record']
-    if params['state'] == 'started' and record and not (module.check_mode and outcome['changed']):
-        result['pid'] = record['pid']
-    if module._diff and outcome['changed']:
-        result['diff'] = dict(before=outcome['before'], after=outcome['after'])
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, execute, required_if=[('state', 'started', ['bind'])])
 
 
 if __name__ == '__main__':

@@ -215,51 +215,48 @@ apt_source:
   sample: deb [trusted=yes] http://192.168.200.1:8585/internal/ ./
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors, new_module
+from ansible_collections.lago.lago.plugins.module_utils._runtime import run_module
 from ansible_collections.lago.lago.plugins.module_utils.repos import (
     DEFAULT_PORT, DEFAULT_REPO_NAME, DEFAULT_REPOSYNC_DIR, repo_urls, reposetup)
 
+ARGUMENT_SPEC = dict(
+    prefix=dict(type='path', required=True),
+    name=dict(type='str', default=DEFAULT_REPO_NAME),
+    repo_file=dict(type='path'),
+    sections=dict(type='list', elements='str'),
+    local_rpm_dirs=dict(type='list', elements='path', default=[]),
+    local_deb_dirs=dict(type='list', elements='path', default=[]),
+    reposync_dir=dict(type='path', default=DEFAULT_REPOSYNC_DIR),
+    flavour=dict(type='str', default='auto', choices=['auto', 'rpm', 'deb', 'both']),
+    releasever=dict(type='str'),
+    arch=dict(type='str'),
+    sync_timeout=dict(type='int', default=3600),
+    gateway=dict(type='str'),
+    port=dict(type='int', default=DEFAULT_PORT),
+)
+
+
+def execute(run):
+    params = run.params
+    result = reposetup(
+        params['prefix'], name=params['name'], repo_file=params['repo_file'],
+        sections=params['sections'], local_rpm_dirs=params['local_rpm_dirs'],
+        local_deb_dirs=params['local_deb_dirs'], reposync_dir=params['reposync_dir'],
+        flavour=params['flavour'], releasever=params['releasever'], arch=params['arch'],
+        sync_timeout=params['sync_timeout'], check_mode=run.check_mode)
+    if params['gateway']:
+        result.update(repo_urls(params['gateway'], params['name'], params['port'], result['flavours']))
+    for warning in result.pop('warnings'):
+        run.warn(warning)
+    diff = result.pop('diff')
+    # One line per package: a diff shows each package added or removed on its own line.
+    run.track('packages', diff['before'].splitlines(), diff['after'].splitlines(), changed=result.pop('changed'))
+    return result
+
 
 def main():
-    module = new_module(
-        AnsibleModule,
-        argument_spec=dict(
-            prefix=dict(type='path', required=True),
-            name=dict(type='str', default=DEFAULT_REPO_NAME),
-            repo_file=dict(type='path'),
-            sections=dict(type='list', elements='str'),
-            local_rpm_dirs=dict(type='list', elements='path', default=[]),
-            local_deb_dirs=dict(type='list', elements='path', default=[]),
-            reposync_dir=dict(type='path', default=DEFAULT_REPOSYNC_DIR),
-            flavour=dict(type='str', default='auto', choices=['auto', 'rpm', 'deb', 'both']),
-            releasever=dict(type='str'),
-            arch=dict(type='str'),
-            sync_timeout=dict(type='int', default=3600),
-            gateway=dict(type='str'),
-            port=dict(type='int', default=DEFAULT_PORT),
-        ),
-        required_by={'sections': 'repo_file', 'releasever': 'repo_file', 'arch': 'repo_file'},
-        supports_check_mode=True,
-    )
-    params = module.params
-    with lago_errors(module):
-        result = reposetup(
-            params['prefix'], name=params['name'], repo_file=params['repo_file'],
-            sections=params['sections'], local_rpm_dirs=params['local_rpm_dirs'],
-            local_deb_dirs=params['local_deb_dirs'], reposync_dir=params['reposync_dir'],
-            flavour=params['flavour'], releasever=params['releasever'], arch=params['arch'],
-            sync_timeout=params['sync_timeout'], check_mode=module.check_mode)
-        if params['gateway']:
-            result.update(repo_urls(params['gateway'], params['name'], params['port'], result['flavours']))
-    for warning in result.pop('warnings'):
-        module.warn(warning)
-    diff = result.pop('diff')
-    if module._diff and result['changed']:
-        result['diff'] = dict(diff, before_header='%s (packages)' % result['path'],
-                              after_header='%s (packages)' % result['path'])
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, execute,
+               required_by={'sections': 'repo_file', 'releasever': 'repo_file', 'arch': 'repo_file'})
 
 
 if __name__ == '__main__':

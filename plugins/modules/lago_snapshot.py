@@ -85,6 +85,7 @@ options:
 extends_documentation_fragment:
   - lago.lago.lago.attributes
   - lago.lago.lago.libvirt
+  - lago.lago.lago.lock
   - lago.lago.lago.group_template_store
   - lago.lago.lago.group_lease_dir
 attributes:
@@ -160,117 +161,50 @@ removed:
   sample: {vm01: ['merged layer /lab/images/vm01_root.s1.qcow2 into /lab/images/vm01_root.s2.qcow2']}
 '''
 
-import copy
-
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils import prefix_power, snapshot
-from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries, new_module
+from ansible_collections.lago.lago.plugins.module_utils import prefix_power
+from ansible_collections.lago.lago.plugins.module_utils._runtime import LIBVIRT_ARGS, LOCK_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
-from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state, save_state
+from ansible_collections.lago.lago.plugins.module_utils.snapshot_remove import plan_remove
+from ansible_collections.lago.lago.plugins.module_utils.snapshot_revert import plan_revert
+from ansible_collections.lago.lago.plugins.module_utils.snapshot_take import plan_take
+
+ARGUMENT_SPEC = dict(
+    prefix=dict(type='path', required=True, aliases=['path']),
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'reverted', 'absent']),
+    vms=dict(type='list', elements='str'),
+    memory=dict(type='bool', default=False),
+    force=dict(type='bool', default=False),
+    start=dict(type='bool', default=True),
+    wait_for_ssh=dict(type='bool', default=True),
+    ssh_timeout=dict(type='int', default=300),
+    **dict(LIBVIRT_ARGS, **LOCK_ARGS)
+)
 
 
-class Run(object):
-    """One module run: the prefix, its state and libvirt."""
-
-    def __init__(self, module, layout, state, conn):
-        self.module = module
-        self.params = module.params
-        self.layout = layout
-        self.state = state
-        self.conn = conn
-
-    def save(self):
-        save_state(self.layout, self.state)
-
-    def view(self, names):
-        return snapshot.summary(self.state, names, snapshot.powers(self.conn, self.state, names))
-
-    def described(self, names):
-        return {vm_name: snapshot.describe_snapshot(self.state['vms'][vm_name], self.params['name'])
-                for vm_name in names if self.params['name'] in self.state['vms'][vm_name].get('snapshots', {})}
-
-
-def ensure_present(run):
+def plan(run, conn, state):
     params = run.params
-    names = prefix_power.chosen_vms(run.state, params['vms'])
-    planned = snapshot.plan_present(run.state, params['name'], params['vms'], params['force'])
-    before = run.view(names)
-    if not planned['take']:
-        return dict(changed=False, taken={}, snapshot=run.described(names), diff=dict(before=before, after=before))
-    if run.module.check_mode:
-        after = copy.deepcopy(before)
-        for vm_name in planned['take']:
-            if params['name'] not in after[vm_name]['snapshots']:
-                after[vm_name]['snapshots'].append(params['name'])
-            after[vm_name]['images'] = snapshot.predicted_images(run.layout, run.state, vm_name, params['name'])
-        return dict(changed=True, taken={}, diff=dict(before=before, after=after))
-    taken = snapshot.take(run.conn, run.layout, run.state, params['name'], params['vms'], memory=params['memory'],
-                          force=params['force'], save=run.save)
-    return dict(changed=True, taken=taken, snapshot=run.described(names),
-                diff=dict(before=before, after=run.view(names)))
+    if params['state'] == 'present':
+        return plan_take(conn, state, params['name'], params['vms'], memory=params['memory'], force=params['force'])
+    if params['state'] == 'reverted':
+        return plan_revert(conn, state, params['name'], params['vms'], start=params['start'])
+    return plan_remove(conn, state, params['name'], params['vms'])
 
 
-def ensure_reverted(run):
-    params = run.params
-    names = snapshot.check_revert(run.state, params['name'], params['vms'])
-    before = run.view(names)
-    if run.module.check_mode:
-        after = copy.deepcopy(before)
-        for vm_name in names:
-            record = run.state['vms'][vm_name]['snapshots'][params['name']]
-            after[vm_name].update(
-                images=snapshot.predicted_images(run.layout, run.state, vm_name, params['name'], reverting=True),
-                state='running' if params['start'] and record['running'] else 'shut off')
-        return dict(changed=True, snapshot=run.described(names), diff=dict(before=before, after=after))
-    reverted = snapshot.revert(run.conn, run.layout, run.state, params['name'], params['vms'],
-                               start=params['start'], save=run.save)
-    result = dict(changed=True, reverted=reverted, snapshot=run.described(names))
-    started = reverted['resumed'] + reverted['booted']
-    if params['wait_for_ssh'] and started:
-        result['ssh_ready'] = prefix_power.wait_for_ssh(run.layout, run.state, started, timeout=params['ssh_timeout'])
-    result['diff'] = dict(before=before, after=run.view(names))
-    return result
-
-
-def ensure_absent(run):
-    params = run.params
-    names = [vm_name for vm_name in prefix_power.chosen_vms(run.state, params['vms'])
-             if params['name'] in run.state['vms'][vm_name].get('snapshots', {})]
-    before = run.view(names)
-    if not names:
-        return dict(changed=False, removed={}, diff=dict(before=before, after=before))
-    if run.module.check_mode:
-        after = copy.deepcopy(before)
-        for vm_name in names:
-            after[vm_name]['snapshots'].remove(params['name'])
-        return dict(changed=True, removed={}, diff=dict(before=before, after=after))
-    removed = snapshot.remove(run.conn, run.state, params['name'], names, save=run.save)
-    return dict(changed=True, removed=removed, diff=dict(before=before, after=run.view(names)))
+def execute(run):
+    conn = connect(run.params['libvirt_uri'])
+    with run.open_prefix(run.params['prefix']) as state:
+        values = run.carry_out(plan(run, conn, state))
+        started = values.get('reverted', {}).get('resumed', []) + values.get('reverted', {}).get('booted', [])
+        if run.params['wait_for_ssh'] and started:
+            # prefix_power reads the raw dict until it takes a PrefixState
+            values['ssh_ready'] = prefix_power.wait_for_ssh(state.layout, state.to_dict(), started,
+                                                            timeout=run.params['ssh_timeout'])
+    return values
 
 
 def main():
-    argument_spec = dict(
-        prefix=dict(type='path', required=True, aliases=['path']),
-        name=dict(type='str', required=True),
-        state=dict(type='str', default='present', choices=['present', 'reverted', 'absent']),
-        vms=dict(type='list', elements='str'),
-        memory=dict(type='bool', default=False),
-        force=dict(type='bool', default=False),
-        start=dict(type='bool', default=True),
-        wait_for_ssh=dict(type='bool', default=True),
-        ssh_timeout=dict(type='int', default=300),
-    )
-    argument_spec.update(LIBVIRT_ARGS)
-    module = new_module(AnsibleModule, argument_spec=argument_spec, supports_check_mode=True)
-    require_libraries(module, 'libvirt-python', 'lxml')
-    layout = Layout(module.params['prefix'])
-    handlers = dict(present=ensure_present, reverted=ensure_reverted, absent=ensure_absent)
-    with lago_errors(module):
-        conn = connect(module.params['libvirt_uri'])
-        load_state(layout)  # a missing prefix is an error before anything (the lock file) is made
-        with snapshot.locked(layout):
-            result = handlers[module.params['state']](Run(module, layout, load_state(layout), conn))
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, execute, libraries=('libvirt-python', 'lxml'))
 
 
 if __name__ == '__main__':

@@ -80,35 +80,36 @@ vms:
               base: /var/lib/lago/store/lab:debian12:r1
 '''
 
-from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.lago.lago.plugins.module_utils import snapshot
-from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries, new_module
+from ansible_collections.lago.lago.plugins.module_utils._runtime import LIBVIRT_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
-from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state
-from ansible_collections.lago.lago.plugins.module_utils.prefix_power import chosen_vms
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
+
+ARGUMENT_SPEC = dict(
+    prefix=dict(type='path', required=True, aliases=['path']),
+    name=dict(type='str'),
+    vms=dict(type='list', elements='str'),
+    **LIBVIRT_ARGS
+)
+
+
+def execute(run):
+    """Reads the state without the prefix's lock: an info module never waits for a change."""
+    name = run.params['name']
+    state = PrefixState.load(Layout(run.params['prefix']))
+    names = state.chosen_vms(run.params['vms'])
+    powers = snapshot.powers(connect(run.params['libvirt_uri']), state, names)
+    vms = dict((vm_name, snapshot.describe_vm(state.vm(vm_name), powers[vm_name])) for vm_name in names)
+    listed = snapshot.index(state)
+    if name:
+        listed = dict((key, value) for key, value in listed.items() if key == name)
+        for entry in vms.values():
+            entry['snapshots'] = [item for item in entry['snapshots'] if item['name'] == name]
+    return dict(snapshots=listed, vms=vms)
 
 
 def main():
-    argument_spec = dict(
-        prefix=dict(type='path', required=True, aliases=['path']),
-        name=dict(type='str'),
-        vms=dict(type='list', elements='str'),
-    )
-    argument_spec.update(LIBVIRT_ARGS)
-    module = new_module(AnsibleModule, argument_spec=argument_spec, supports_check_mode=True)
-    require_libraries(module, 'libvirt-python', 'lxml')
-    name = module.params['name']
-    with lago_errors(module):
-        state = load_state(Layout(module.params['prefix']))
-        names = chosen_vms(state, module.params['vms'])
-        powers = snapshot.powers(connect(module.params['libvirt_uri']), state, names)
-        vms = {vm_name: snapshot.describe_vm(state['vms'][vm_name], powers[vm_name]) for vm_name in names}
-        listed = snapshot.index(state)
-        if name:
-            listed = {key: value for key, value in listed.items() if key == name}
-            for entry in vms.values():
-                entry['snapshots'] = [item for item in entry['snapshots'] if item['name'] == name]
-    module.exit_json(changed=False, snapshots=listed, vms=vms)
+    run_module(ARGUMENT_SPEC, execute, libraries=('libvirt-python', 'lxml'))
 
 
 if __name__ == '__main__':

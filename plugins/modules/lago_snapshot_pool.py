@@ -60,18 +60,16 @@ options:
         used by rsync (C(-e)) and for the pool's small commands and locks.
       - Defaults to the environment variable C(LAGO_POOL_SSH), else V(ssh).
     type: str
-  lock_timeout:
-    description: Seconds to wait for the state's lock.
-    type: int
-    default: 300
 extends_documentation_fragment:
   - lago.lago.lago.attributes
+  - lago.lago.lago.lock
   - lago.lago.lago.group_libvirt_uri
   - lago.lago.lago.group_template_store
   - lago.lago.lago.group_lease_dir
 notes:
   - Saved RAM of memory snapshots is not exported; a prefix made from a pool state boots cold.
   - A remote pool host needs rsync, flock (util-linux) and GNU find.
+  - O(lock_timeout) bounds the wait for the prefix's lock and for the pool state's lock.
 seealso:
   - module: lago.lago.lago_snapshot
   - module: lago.lago.lago_prefix
@@ -121,63 +119,50 @@ manifest:
       C(vms) (per VM its disks' top layer), C(origin), C(created).
   returned: state=present, except in check mode when it changes
   type: dict
+pool:
+  description: The pool.
+  returned: state=present
+  type: str
+name:
+  description: The state's name in the pool.
+  returned: state=present
+  type: str
+removed:
+  description: Files of an earlier export of the state that it no longer needs, removed from the pool.
+  returned: state=present
+  type: list
+  elements: str
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils import pool, snapshot
-from ansible_collections.lago.lago.plugins.module_utils.common import lago_errors, new_module
-from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state
+from ansible_collections.lago.lago.plugins.module_utils import pool
+from ansible_collections.lago.lago.plugins.module_utils._runtime import LOCK_ARGS, run_module
+
+ARGUMENT_SPEC = dict(
+    pool=dict(type='str', required=True),
+    name=dict(type='str', required=True),
+    state=dict(type='str', default='present', choices=['present', 'absent']),
+    prefix=dict(type='path'),
+    snapshot=dict(type='str'),
+    vms=dict(type='list', elements='str'),
+    pool_ssh=dict(type='str'),
+    **LOCK_ARGS
+)
 
 
-def layers_view(manifest):
-    """{layer file: sha256} of a manifest."""
-    return {name: entry.get('sha256') for name, entry in sorted(((manifest or {}).get('layers') or {}).items())}
-
-
-def ensure_present(module):
-    params = module.params
-    layout = Layout(params['prefix'])
-    load_state(layout)  # a missing prefix is an error before anything (the lock file) is made
-    with snapshot.locked(layout):
-        result = pool.export(load_state(layout), params['snapshot'] or params['name'], params['pool'],
-                             name=params['name'], vms=params['vms'], ssh=params['pool_ssh'],
-                             lock_timeout=params['lock_timeout'], check_mode=module.check_mode)
-    before = layers_view(result.pop('previous'))
-    if result['manifest'] is not None:
-        after = layers_view(result['manifest'])
-    else:  # check mode: the new layers' sha256 are known once they are written
-        after = {name: sha for name, sha in before.items() if name in result['skipped']}
-        after.update({name: '(new)' for name in result['moved']})
-    result['diff'] = dict(before=dict(layers=before), after=dict(layers=after))
-    return result
-
-
-def ensure_absent(module):
-    params = module.params
-    there = pool.remove_state(params['pool'], params['name'], ssh=params['pool_ssh'],
-                              lock_timeout=params['lock_timeout'], check_mode=module.check_mode)
-    return dict(changed=there, diff=dict(before={'state': params['name']} if there else {}, after={}))
+def execute(run):
+    params = run.params
+    where = dict(ssh=params['pool_ssh'], timeout=params['lock_timeout'])
+    if params['state'] == 'absent':
+        with pool.locked_state(params['pool'], params['name'], create=False, **where) as target:
+            return run.carry_out(pool.plan_remove_state(target, params['name']))
+    with run.open_prefix(params['prefix']) as state:
+        with pool.locked_state(params['pool'], params['name'], **where) as target:
+            return run.carry_out(pool.plan_export_state(state, params['snapshot'] or params['name'], target,
+                                                        params['name'], params['vms']))
 
 
 def main():
-    module = new_module(
-        AnsibleModule,
-        argument_spec=dict(
-            pool=dict(type='str', required=True),
-            name=dict(type='str', required=True),
-            state=dict(type='str', default='present', choices=['present', 'absent']),
-            prefix=dict(type='path'),
-            snapshot=dict(type='str'),
-            vms=dict(type='list', elements='str'),
-            pool_ssh=dict(type='str'),
-            lock_timeout=dict(type='int', default=300),
-        ),
-        required_if=[('state', 'present', ('prefix',))],
-        supports_check_mode=True,
-    )
-    with lago_errors(module):
-        result = (ensure_present if module.params['state'] == 'present' else ensure_absent)(module)
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, execute, required_if=[('state', 'present', ('prefix',))])
 
 
 if __name__ == '__main__':

@@ -13,6 +13,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -489,7 +490,7 @@ def test_modules_through_ansible(prefix, sources, cache, tmp_path):
                      'prefix=%s reposync_dir=%s repo_file=%s sections=lago-file,lago-http'
                      % (prefix, cache, sources['repo_file'])])
     assert drop.returncode == 0 and 'localhost | CHANGED' in drop.stdout, drop.stdout
-    assert '-lago-hello_1.0_all.deb sha256:' in drop.stdout
+    assert re.search(r'^-\s*"lago-hello_1.0_all.deb sha256:', drop.stdout, re.M), drop.stdout
     assert _adhoc_result(drop.stdout)['removed'] == ['lago-hello_1.0_all.deb']
     # a bad bind fails with the address and port, and the running server stays as it was
     bad = _ansible(['ansible', 'localhost', '-m', 'lago.lago.lago_reposerver', '-a',

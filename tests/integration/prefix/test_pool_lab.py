@@ -15,6 +15,7 @@ import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import pool
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 
 from labrun import playbook
 from prefixlib import leases
@@ -85,7 +86,10 @@ def test_export_again_move_remote_and_bad_states(prefixes, ansible_module, tmp_p
     assert first['changed'] and first['bytes_moved'] > 0 and len(first['moved']) == 2
     manifest = assert_matches_manifest(os.path.join(pool_dir, 'ready'))
     assert manifest['vms']['vm01']['disks']['root']['layer'] == 'vm01_root.qcow2'
-    assert first['diff']['after']['layers'] == {name: entry['sha256'] for name, entry in manifest['layers'].items()}
+    assert first['diff']['after']['pool_state']['layers'] == dict(
+        (name, dict(format=entry['format'], backing=entry['backing'], source=entry['source']))
+        for name, entry in manifest['layers'].items())
+    assert predicted['diff'] == first['diff']  # check mode predicted what the export did
     again = export()
     assert (again['changed'], again['bytes_moved'], again['moved']) == (False, 0, [])
 
@@ -177,7 +181,7 @@ def test_concurrent_and_cut_short_exports(prefixes, ansible_module, tmp_path, mo
 
     # An export cut short (here: a new layer cannot be rebased) leaves a state without its manifest.
     assert not ansible_module('lago.lago.lago_snapshot', dict(prefix=prefix, name='s3')).get('failed')
-    state = state_of(prefix)
+    state = PrefixState.load(Layout(prefix))
     calls = []
 
     def failing_rebase(*args, **kwargs):
@@ -185,7 +189,8 @@ def test_concurrent_and_cut_short_exports(prefixes, ansible_module, tmp_path, mo
         raise KeyboardInterrupt('cut short')
     monkeypatch.setattr(pool.qemu_img, 'rebase', failing_rebase)
     with pytest.raises(KeyboardInterrupt):
-        pool.export(state, 's3', pool_dir, name='shared')
+        with pool.locked_state(pool_dir, 'shared') as target:
+            pool.plan_export_state(state, 's3', target, 'shared').apply()
     assert calls and not os.path.exists(os.path.join(state_dir, 'manifest.json'))
     assert not os.path.exists(os.path.join(state_dir, '.staging'))
     with pytest.raises(SnapshotError) as err:

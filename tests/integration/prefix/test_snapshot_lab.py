@@ -47,7 +47,7 @@ def test_live_and_offline_snapshots(prefix_vars, write_init_file, ansible_module
         # The middle snapshot goes while the VM runs: its layer merges live.
         removed = snap('s2', state='absent')
         assert removed['changed'] and removed['removed']['vm01'], removed
-        assert removed['diff']['after']['vm01']['snapshots'] == ['s1', 's3']
+        assert removed['diff']['after']['snapshots']['vm01']['snapshots'] == ['s1', 's3']
         assert marker(prefix, 'vm01') == 'four', 'removing a snapshot does not touch the running guest'
         assert_chains_valid(prefix)
 
@@ -74,7 +74,7 @@ def test_live_and_offline_snapshots(prefix_vars, write_init_file, ansible_module
         assert snap('s3', state='reverted')['reverted']['resumed'] == ['vm01'], 'memory snapshots outlive others'
         set_marker(prefix, 'vm01', 'five')
         assert playbook('revert', dict(extra, lago_snapshot_name='cold')).check().changed() == 1
-        assert snap('cold', state='reverted')['diff']['after']['vm01']['state'] == 'shut off', \
+        assert snap('cold', state='reverted')['diff']['after']['snapshots']['vm01']['state'] == 'shut off', \
             'taken stopped, it stays stopped'
         playbook('start', extra).check()
         assert marker(prefix, 'vm01') == 'three'

@@ -122,14 +122,14 @@ def test_three_offline_snapshots_and_the_middle_one_removed(stopped_prefix, snap
 def test_idempotence_force_check_mode_and_diff(stopped_prefix, snap):
     prefix = stopped_prefix
     predicted = ok(snap('s1', check=True))
-    assert predicted['changed'] and 's1' in predicted['diff']['after']['vm01']['snapshots']
-    assert predicted['diff']['after']['vm01']['images']['root'].endswith('vm01_root.s1.qcow2')
+    assert predicted['changed'] and 's1' in predicted['diff']['after']['snapshots']['vm01']['snapshots']
+    assert predicted['diff']['after']['snapshots']['vm01']['images']['root'].endswith('vm01_root.s1.qcow2')
     assert 'snapshots' not in state_of(prefix)['vms']['vm01'] or not state_of(prefix)['vms']['vm01']['snapshots']
 
     first = ok(snap('s1', vms=['vm01']))
     assert first['changed'] and list(first['taken']) == ['vm01']
-    assert first['diff']['before']['vm01']['snapshots'] == [] and first['diff']['after']['vm01']['snapshots'] == ['s1']
-    assert predicted['diff']['after']['vm01']['images'] == first['diff']['after']['vm01']['images']
+    assert first['diff']['before']['snapshots']['vm01']['snapshots'] == [] and first['diff']['after']['snapshots']['vm01']['snapshots'] == ['s1']
+    assert predicted['diff']['after']['snapshots']['vm01']['images'] == first['diff']['after']['snapshots']['vm01']['images']
     again = ok(snap('s1', vms=['vm01']))
     assert again['changed'] is False and again['diff']['before'] == again['diff']['after']
     assert list(ok(snap('s1'))['taken']) == ['vm02'], 'present completes the VMs that lack it'

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The state pool's pure parts: file names, export plans, manifest checks."""
+"""A pool state's manifest: file names, what an export moves, manifest checks; pool locations."""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -10,7 +10,7 @@ import copy
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import pool
+from ansible_collections.lago.lago.plugins.module_utils import pool, pool_manifest, pool_transfer
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
 
 SHA = 'a' * 64
@@ -37,14 +37,14 @@ def exported(plan):
 
 
 def test_pool_file_names_are_readable_and_unique():
-    assert pool.pool_file_name('/store/lab:debian12:r1', set()) == 'lab_debian12_r1'
-    assert pool.pool_file_name('/p/images/vm01_root.qcow2', {'vm01_root.qcow2'}) == 'vm01_root.qcow2~2'
-    assert pool.pool_file_name('/x/.hidden', set()) == 'hidden'
-    assert pool.pool_file_name('/x/manifest.json', set()) == 'layer.manifest.json'
+    assert pool_manifest.pool_file_name('/store/lab:debian12:r1', set()) == 'lab_debian12_r1'
+    assert pool_manifest.pool_file_name('/p/images/vm01_root.qcow2', {'vm01_root.qcow2'}) == 'vm01_root.qcow2~2'
+    assert pool_manifest.pool_file_name('/x/.hidden', set()) == 'hidden'
+    assert pool_manifest.pool_file_name('/x/manifest.json', set()) == 'layer.manifest.json'
 
 
 def test_first_export_moves_every_layer_with_relative_backing_names():
-    plan = pool.plan_export(chain())
+    plan = pool_manifest.plan_export(chain())
     assert plan['moves'] == [layer['path'] for layer in chain()]
     assert plan['skipped'] == []
     assert plan['layers']['vm01_root.s1.qcow2']['backing'] == 'vm01_root.qcow2'
@@ -53,30 +53,30 @@ def test_first_export_moves_every_layer_with_relative_backing_names():
 
 
 def test_unchanged_export_moves_nothing():
-    first = pool.plan_export(chain())
+    first = pool_manifest.plan_export(chain())
     old = dict(layers=exported(first))
-    again = pool.plan_export(chain(), old, present={name: 7 for name in old['layers']})
+    again = pool_manifest.plan_export(chain(), old, present={name: 7 for name in old['layers']})
     assert again['moves'] == []
     assert sorted(again['skipped']) == sorted(old['layers'])
     assert again['layers'] == old['layers']
 
 
 def test_a_changed_layer_is_moved_again_under_its_name():
-    old = dict(layers=exported(pool.plan_export(chain())))
+    old = dict(layers=exported(pool_manifest.plan_export(chain())))
     layers = chain()
     layers[2]['source'] = 'sha256:' + '3' * 64
-    plan = pool.plan_export(layers, old, present={name: 7 for name in old['layers']})
+    plan = pool_manifest.plan_export(layers, old, present={name: 7 for name in old['layers']})
     assert plan['moves'] == ['/p/images/vm01_root.s1.qcow2']
     assert sorted(plan['skipped']) == ['lab_debian12_r1', 'vm01_root.qcow2']
 
 
 @pytest.mark.parametrize('present', [{}, {'lab_debian12_r1': 6}])
 def test_a_layer_missing_or_cut_short_in_the_pool_is_moved_again(present):
-    old = dict(layers=exported(pool.plan_export(chain())))
+    old = dict(layers=exported(pool_manifest.plan_export(chain())))
     sizes = {name: 7 for name in old['layers']}
     sizes.pop('lab_debian12_r1')
     sizes.update(present)
-    plan = pool.plan_export(chain(), old, sizes)
+    plan = pool_manifest.plan_export(chain(), old, sizes)
     assert plan['moves'] == ['/store/lab:debian12:r1']
 
 
@@ -88,9 +88,9 @@ def manifest():
 
 
 def test_a_good_manifest_passes_and_gives_chains():
-    pool.check_manifest(manifest(), 'state s')
-    assert pool.layers_under(manifest(), 'top') == ['top', 'base']
-    assert pool.disk_of(manifest(), 'vm01', 'root', 'state s')['layer'] == 'top'
+    pool_manifest.check_manifest(manifest(), 'state s')
+    assert pool_manifest.layers_under(manifest(), 'top') == ['top', 'base']
+    assert pool_manifest.disk_of(manifest(), 'vm01', 'root', 'state s')['layer'] == 'top'
 
 
 @pytest.mark.parametrize('change, expected', [
@@ -106,32 +106,33 @@ def test_bad_manifests_are_named(change, expected):
     broken = manifest()
     change(broken)
     with pytest.raises(SnapshotError) as err:
-        pool.check_manifest(broken, 'pool state s')
+        pool_manifest.check_manifest(broken, 'pool state s')
     assert str(err.value) == 'pool state s: manifest is not valid: ' + expected
 
 
 def test_missing_vm_or_disk_lists_what_the_state_has():
     with pytest.raises(SnapshotError) as err:
-        pool.disk_of(manifest(), 'vm02', 'root', 'state s')
+        pool_manifest.disk_of(manifest(), 'vm02', 'root', 'state s')
     assert str(err.value) == 'state s has no vm vm02 (it has: vm01)'
     with pytest.raises(SnapshotError) as err:
-        pool.disk_of(manifest(), 'vm01', 'data', 'state s')
+        pool_manifest.disk_of(manifest(), 'vm01', 'data', 'state s')
     assert str(err.value) == 'state s: vm vm01 has no disk data (it has: root)'
 
 
 def test_manifest_id_follows_the_layers_only():
     other = manifest()
     other['vms'] = {}
-    assert pool.manifest_id(other) == pool.manifest_id(manifest())
+    assert pool_manifest.manifest_id(other) == pool_manifest.manifest_id(manifest())
     other['layers']['top']['sha256'] = 'b' * 64
-    assert pool.manifest_id(other) != pool.manifest_id(manifest())
+    assert pool_manifest.manifest_id(other) != pool_manifest.manifest_id(manifest())
 
 
 def test_split_state_and_open_pool():
     assert pool.split_state('/srv/pool/installed/') == ('/srv/pool', 'installed')
     assert pool.split_state('me@host:/srv/pool/installed') == ('me@host:/srv/pool', 'installed')
-    with pytest.raises(SnapshotError):
+    with pytest.raises(SnapshotError) as err:
         pool.split_state('installed')
-    remote = pool.open_pool('me@host:/srv/pool', ssh='ssh -p 2222')
+    assert "'installed' does not name a state in a pool" in str(err.value)
+    remote = pool_transfer.open_pool('me@host:/srv/pool', ssh='ssh -p 2222')
     assert (remote.host, remote.root, remote.ssh) == ('me@host', '/srv/pool', ['ssh', '-p', '2222'])
-    assert pool.open_pool('/srv/pool').root == '/srv/pool'
+    assert pool_transfer.open_pool('/srv/pool').root == '/srv/pool'
