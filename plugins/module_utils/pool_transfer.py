@@ -19,7 +19,7 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError,
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import MANIFEST
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
-from ansible_collections.lago.lago.plugins.module_utils.spec import REMOTE_LOCATION_RE, is_remote_location
+from ansible_collections.lago.lago.plugins.module_utils.values import REMOTE_LOCATION_RE, is_remote_location
 
 STAGING = '.staging'
 DEFAULT_SSH = 'ssh'
