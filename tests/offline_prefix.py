@@ -75,4 +75,3 @@ def make_prefix(path, virt, vms=('vm01',), data=True):
     state.status = 'ready'
     state.save()
     return state
-

@@ -193,7 +193,6 @@ def _complete_manifest(pool, name):
     return manifest
 
 
-
 # ------------------------------------------------------------------- import
 
 def import_disk(location, name, vm_name, disk_name, dest_root, ssh=None, lock_timeout=DEFAULT_LOCK_TIMEOUT):

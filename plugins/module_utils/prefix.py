@@ -17,7 +17,7 @@ import shutil
 from ansible_collections.lago.lago.plugins.module_utils import domain, network, reposerver, subnet_lease, template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
-from ansible_collections.lago.lago.plugins.module_utils.prefix_state import (  # noqa: F401 (moving to prefix_state)
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import (  # noqa: F401 pylint: disable=unused-import
     STATE_VERSION, Layout, PrefixState, read_state_file)
 
 

@@ -440,8 +440,8 @@ def _holder(layout):
     try:
         with open(layout.lock_file) as handle:
             record = json.loads(handle.read() or '{}')
-        return ': held by pid %s since %s%s' % (record.get('pid'), record.get('since'),
-                                               ' (%s)' % record['what'] if record.get('what') else '')
+        what = ' (%s)' % record['what'] if record.get('what') else ''
+        return ': held by pid %s since %s%s' % (record.get('pid'), record.get('since'), what)
     except (IOError, OSError, ValueError):
         return ''
 

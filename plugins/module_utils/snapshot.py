@@ -33,7 +33,6 @@ from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import look
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import PrefixState
 
 
-
 def check_name(name, what='snapshot'):
     try:
         values.snapshot_name(name, what)

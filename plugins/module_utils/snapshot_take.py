@@ -58,8 +58,8 @@ def plan_take(conn, state, name, vms=None, memory=False, force=False, flush_time
         if again is not None:
             steps.append('%s: remove snapshot %s to take it again' % (vm_name, name))
             steps += ['%s: %s' % (vm_name, step) for step in again]
-        steps.append('%s: %s snapshot %s (%s)' % (vm_name, 'live' if dom else 'offline', name,
-                                                   ', '.join('%s -> %s' % item for item in sorted(overlays.items()))))
+        moves = ', '.join('%s -> %s' % item for item in sorted(overlays.items()))
+        steps.append('%s: %s snapshot %s (%s)' % (vm_name, 'live' if dom else 'offline', name, moves))
         work.append((vm_name, dom, again, overlays, memory_file))
 
     def apply():

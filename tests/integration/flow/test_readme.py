@@ -76,7 +76,7 @@ def readme_blocks(text=None):
 def collection_files():
     """Every file under the collection's playbooks/ and roles/ (where modules run)."""
     return sorted(os.path.join(top, name) for base in ('playbooks', 'roles')
-                  for top, _, names in os.walk(os.path.join(REPO, base)) for name in names)
+                  for top, _dirs, names in os.walk(os.path.join(REPO, base)) for name in names)
 
 
 def read(path):
@@ -94,7 +94,7 @@ def test_readme_shows_every_step():
     commands = '\n'.join(text for target, text in readme_blocks() if target is None)
     missing = [step for step in STEPS if not re.search(step, commands, re.M)]
     assert not missing, 'the marked blocks of README.md lack %s' % missing
-    assert [target for target, _ in readme_blocks() if target] == ['lab.lago.yml']
+    assert [target for target, _text in readme_blocks() if target] == ['lab.lago.yml']
 
 
 @pytest.fixture

@@ -65,8 +65,8 @@ def test_identity_from_capabilities():
 
 def test_owned_directories_get_search_for_qemu_only(prefix):
     assert not _kernel_lets(QEMU[0], prefix['disk'])
-    changed = qemu_access.make_reachable([prefix['disk']], QEMU, owned_dirs=[prefix['top'], prefix['prefix'],
-                                                                            prefix['images']])
+    owned = [prefix['top'], prefix['prefix'], prefix['images']]
+    changed = qemu_access.make_reachable([prefix['disk']], QEMU, owned_dirs=owned)
     assert changed == [prefix['top'], prefix['prefix'], prefix['images']]
     assert _kernel_lets(QEMU[0], prefix['disk'])
     assert not _kernel_lets(NOBODY, prefix['disk'])
