@@ -18,7 +18,7 @@ from ansible_collections.lago.lago.plugins.module_utils.snapshot_remove import p
 from ansible_collections.lago.lago.plugins.module_utils.snapshot_revert import plan_revert
 from ansible_collections.lago.lago.plugins.module_utils.snapshot_take import plan_take
 
-from offline_prefix import fake_libvirt, make_prefix
+from ansible_collections.lago.lago.tests.unit.plugins.offline_prefix import fake_libvirt, make_prefix
 
 CONN = object()
 

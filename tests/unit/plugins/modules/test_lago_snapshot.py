@@ -14,7 +14,7 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixErro
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 from ansible_collections.lago.lago.plugins.modules import lago_snapshot
 
-from offline_prefix import fake_libvirt, make_prefix
+from ansible_collections.lago.lago.tests.unit.plugins.offline_prefix import fake_libvirt, make_prefix
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotEr
 from ansible_collections.lago.lago.plugins.module_utils.snapshot_take import plan_take
 from ansible_collections.lago.lago.plugins.modules import lago_snapshot_pool
 
-from offline_prefix import fake_libvirt, make_prefix
+from ansible_collections.lago.lago.tests.unit.plugins.offline_prefix import fake_libvirt, make_prefix
 
 
 @pytest.fixture
