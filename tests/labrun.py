@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import re
+import shutil
 import subprocess
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -57,6 +58,16 @@ def playbook(name, extra_vars, *args, **kwargs):
     """ansible-playbook lago.lago.<name> (or a path) with -e JSON."""
     target = name if os.path.sep in name else 'lago.lago.%s' % name
     return run(['ansible-playbook', target, '-e', json.dumps(extra_vars)] + list(args), **kwargs)
+
+
+def user_dir_with_demo(parent):
+    """``<parent>/mylab``: a directory of the user's own holding the demo init file (examples/demo)."""
+    work = os.path.join(str(parent), 'mylab')
+    os.makedirs(work)
+    demo = os.path.join(REPO, 'examples', 'demo')
+    for name in os.listdir(demo):
+        shutil.copy2(os.path.join(demo, name), os.path.join(work, name))
+    return work
 
 
 def plain(value):

@@ -69,6 +69,13 @@ def missing_libraries(*names):
     return missing
 
 
+def missing_libraries_message(missing):
+    """What to say when the Python libraries ``missing`` cannot be imported (as missing_required_lib does)."""
+    return ('Failed to import the required Python libraries (%s) on %s\'s Python %s. Install them '
+            '(pip install %s) or set ansible_python_interpreter to a Python that has them.'
+            % (', '.join(missing), platform.node(), sys.executable, ' '.join(missing)))
+
+
 def redact(value):
     """A copy of ``value`` with the values of secret keys masked, at any depth."""
     if isinstance(value, dict):
@@ -136,7 +143,9 @@ class ModuleRun(object):
         """
         layout = prefix_state.Layout(path)
         locked = not (self.check_mode and not layout.initialized)
-        timeout = self.params.get('lock_timeout') or prefix_state.DEFAULT_LOCK_TIMEOUT
+        timeout = self.params.get('lock_timeout')
+        if timeout is None:  # a module without the option; 0 means "do not wait"
+            timeout = prefix_state.DEFAULT_LOCK_TIMEOUT
         with prefix_state.open_prefix(path, locked=locked, must_exist=must_exist, timeout=timeout,
                                       what=self.module._name) as state:
             yield state
@@ -196,10 +205,7 @@ def run_module(argument_spec, execute, libraries=(), group=True, **module_kwargs
     module = AnsibleModule(argument_spec=spec, **module_kwargs)
     missing = missing_libraries(*libraries)
     if missing:
-        module.fail_json(msg='Failed to import the required Python libraries (%s) on %s\'s Python %s. '
-                             'Install them (pip install %s) or set ansible_python_interpreter to a '
-                             'Python that has them.' % (', '.join(missing), platform.node(), sys.executable,
-                                                        ' '.join(missing)))
+        module.fail_json(msg=missing_libraries_message(missing))
     # SIGTERM/SIGHUP unwind like Ctrl-C, so every rollback on the way runs.
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)

@@ -14,7 +14,7 @@ from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libv
 
 try:
     from lxml import etree
-except ImportError:  # reported by the modules (common.require_libraries)
+except ImportError:  # reported by the modules (the runtime checks libraries)
     etree = None
 
 VIRT_TYPES = ('kvm', 'qemu')

@@ -145,7 +145,7 @@ def _create(layout, new_spec, options, conn):
             domain.define(conn, _domain_xml(layout, state, name))
         step = 'known_hosts'
         _write_known_hosts(layout, state)
-        write_json(layout.spec_file, new_spec)
+        write_json(layout.spec_file, new_spec, mode=0o600)  # may hold a root password
         state['status'] = 'ready'
         save_state(layout, state)
         return state
@@ -437,7 +437,7 @@ def _update(layout, state, new_spec, diff, conn):
         _copy_scripts(layout, state, name, vm_spec)
         domain.define(conn, _domain_xml(layout, state, name))
     _write_known_hosts(layout, state)
-    write_json(layout.spec_file, new_spec)
+    write_json(layout.spec_file, new_spec, mode=0o600)  # may hold a root password
     save_state(layout, state)
     return state
 

@@ -472,7 +472,10 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
         try:
             with file_lock(layout.lock_file, timeout=timeout) as fd:
                 if not _same_file(fd, layout.lock_file):
-                    continue  # the prefix was destroyed (and maybe made again) while we waited
+                    if not os.path.isdir(layout.path):
+                        raise PrefixError('prefix %s was removed by another run while this one waited for its '
+                                          'lock; nothing was changed' % layout.path)
+                    continue  # destroyed and made again while we waited: wait for the new lock
                 os.ftruncate(fd, 0)
                 os.write(fd, json.dumps(dict(pid=os.getpid(), what=what, since=datetime.datetime.now(
                     datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))).encode())
@@ -504,16 +507,18 @@ def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT
     if locked and not os.path.isdir(layout.path):
         os.makedirs(layout.path, mode=PREFIX_MODE)
         created = True
-    try:
-        with (lock(layout, timeout, what) if locked else _nothing()):
+    with (lock(layout, timeout, what) if locked else _nothing()):
+        try:
             state = PrefixState.load(layout) if layout.initialized else PrefixState.new(layout, created_dir=created)
             state.dir_created_now = created
             yield state
-    finally:
-        if created and not layout.initialized:
-            remove_path(layout.lock_file)
-            with contextlib.suppress(OSError):
-                os.rmdir(layout.path)
+        finally:
+            # Still under the lock: a run waiting for it then finds the lock file gone
+            # (lock() checks the inode) and starts over instead of using a removed directory.
+            if created and not layout.initialized:
+                remove_path(layout.lock_file)
+                with contextlib.suppress(OSError):
+                    os.rmdir(layout.path)
 
 
 @contextlib.contextmanager

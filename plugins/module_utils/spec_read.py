@@ -21,7 +21,7 @@ import re
 try:
     import yaml
     _SafeLoader = yaml.SafeLoader
-except ImportError:  # reported by the modules (common.require_libraries)
+except ImportError:  # reported by the modules (the runtime checks libraries)
     yaml = None
     _SafeLoader = object
 

@@ -9,11 +9,11 @@ relative to it."""
 from __future__ import absolute_import, division, print_function
 
 import os
-import shutil
+import pathlib
 
 import pytest
 
-from labrun import REPO, playbook
+from labrun import playbook, user_dir_with_demo
 from prefixlib import libvirt_objects
 
 pytestmark = [pytest.mark.lab]
@@ -23,10 +23,7 @@ USER_FILES = ['LagoInitFile', 'deploy.sh', 'debs']
 
 @pytest.fixture
 def user_dir(tmp_path):
-    work = tmp_path / 'mylab'
-    work.mkdir()
-    for name in os.listdir(os.path.join(REPO, 'examples', 'demo')):
-        shutil.copy2(os.path.join(REPO, 'examples', 'demo', name), str(work / name))
+    work = pathlib.Path(user_dir_with_demo(tmp_path))
     (work / 'debs').mkdir()
     return str(work)
 

@@ -24,13 +24,14 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import pathlib
 import re
 import shutil
 
 import pytest
 
 import pkgbuild
-from labrun import REPO, run
+from labrun import REPO, user_dir_with_demo, run
 from prefixlib import leases, libvirt_objects, processes_mentioning
 
 README = os.path.join(REPO, 'README.md')
@@ -100,10 +101,7 @@ def test_readme_shows_every_step():
 @pytest.fixture
 def user_dir(tmp_path):
     """A directory of the user's own: the demo init file and the files the README's commands name."""
-    work = tmp_path / 'mylab'
-    work.mkdir()
-    for name in os.listdir(os.path.join(REPO, 'examples', 'demo')):
-        shutil.copy2(os.path.join(REPO, 'examples', 'demo', name), str(work / name))
+    work = pathlib.Path(user_dir_with_demo(tmp_path))
     (work / 'debs').mkdir()
     deb = pkgbuild.build_deb(str(tmp_path))
     shutil.move(deb, str(work / 'debs'))

@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import stat
+import threading
 import time
 
 import pytest
@@ -132,3 +133,50 @@ def test_lock_is_reentrant_within_a_process(tmp_path):
     with open_prefix(layout.path, timeout=0.2):
         with open_prefix(layout.path, timeout=0.2) as inner:
             assert inner.vm_names == ['vm01']
+
+
+def _init_then_fail(path, ready, release):
+    try:
+        with open_prefix(path, must_exist=False):
+            ready.set()
+            release.wait(30)
+            raise RuntimeError('init failed')
+    except RuntimeError:
+        pass
+
+
+def test_a_waiter_never_works_in_a_directory_a_failed_init_removed(tmp_path):
+    path = str(tmp_path / 'p')
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    first = multiprocessing.Process(target=_init_then_fail, args=(path, ready, release))
+    first.start()
+    try:
+        assert ready.wait(30)
+        layout = Layout(path)
+        # Let the init fail only once this run waits in flock for the lock it holds.
+        threading.Timer(1.0, release.set).start()
+        with pytest.raises(PrefixError, match='was removed by another run while this one waited'):
+            with prefix_state.lock(layout, timeout=20):
+                pass
+    finally:
+        release.set()
+        first.join(30)
+    assert not os.path.exists(path)
+
+
+def test_zero_lock_timeout_means_do_not_wait(make_run, tmp_path):
+    layout = _saved(tmp_path)
+    ready, release = multiprocessing.Event(), multiprocessing.Event()
+    holder = multiprocessing.Process(target=_hold, args=(layout.path, ready, release))
+    holder.start()
+    try:
+        assert ready.wait(30)
+        run = make_run(lock_timeout=0)
+        started = time.monotonic()
+        with pytest.raises(PrefixBusy, match=r'waited 0(\.0)?s'):
+            with run.open_prefix(layout.path):
+                pass
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        holder.join(30)
