@@ -93,7 +93,8 @@ def free_port():
 
 
 def servers_of(root):
-    """Pids of http.server processes serving ``root``."""
+    """Pids of repository servers (reposerver.server_argv: python -c <repo_http> root ...)
+    serving ``root``."""
     found = []
     for pid in os.listdir('/proc'):
         if not pid.isdigit():
@@ -103,7 +104,7 @@ def servers_of(root):
                 argv = handle.read().split(b'\0')
         except OSError:
             continue
-        if b'http.server' in argv and root.encode() in argv:
+        if len(argv) > 3 and argv[1] == b'-c' and b'def serve' in argv[2] and argv[3] == root.encode():
             found.append(int(pid))
     return found
 
