@@ -57,25 +57,47 @@ def try_login(user, address, key, known_hosts, timeout=5.0):
         client.close()
 
 
-def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None):
+def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None):
     """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
 
     ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
     its own thread: the port first (cheap), then a real login with paramiko.
-    Returns (ready {name: seconds waited}, pending [names]) when all are ready
-    or ``timeout`` ran out; a dict given as ``why`` receives, for each pending
-    one, why its last try failed (for the caller's message).
+    ``timeout`` is each VM's budget. With a ``watch`` (boot_watch.BootWatch), a
+    VM whose budget is spent keeps being waited for while it is visibly
+    progressing, up to ``max_timeout`` (default 4 x timeout); it is given up on
+    at once when its console shows a kernel panic.
+    Returns (ready {name: seconds waited}, pending [names]); a dict given as
+    ``why`` receives, for each pending one, why its last try failed and why the
+    wait ended.
     """
     logging.getLogger('paramiko').setLevel(logging.CRITICAL)  # refusals while booting are expected
     started = time.monotonic()
-    deadline = started + timeout
-    ready, errors = {}, {}
+    budget_end = started + timeout
+    hard_end = started + (max_timeout if max_timeout is not None else 4 * timeout)
+    ready, errors, ended = {}, {}, {}
 
-    def watch(name, user, address, key, known_hosts):
-        while time.monotonic() < deadline:
+    def keep_waiting(name):
+        now = time.monotonic()
+        if watch is not None and now < budget_end:
+            watch.look(name)  # samples along the way, so a verdict compares recent ones
+        if now < budget_end:
+            return True
+        if watch is None:
+            ended[name] = 'its budget of %ss ran out' % timeout
+            return False
+        if now >= hard_end:
+            ended[name] = 'still progressing (%s) at the limit of %ss' % (watch.last_progress(name), hard_end - started)
+            return False
+        stalled = watch.verdict(name)
+        if stalled:
+            ended[name] = 'its budget of %ss ran out and %s' % (timeout, stalled)
+            return False
+        return True
+
+    def watch_one(name, user, address, key, known_hosts):
+        while keep_waiting(name):
             if port_open(address):
-                error = try_login(user, address, key, known_hosts,
-                                  timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+                error = try_login(user, address, key, known_hosts, timeout=5.0)
                 if error is None:
                     ready[name] = time.monotonic() - started
                     return
@@ -84,13 +106,14 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None):
                 errors[name] = 'port 22 of %s not open' % address
             time.sleep(poll)
 
-    threads = [threading.Thread(target=watch, args=(name,) + tuple(target), daemon=True)
+    threads = [threading.Thread(target=watch_one, args=(name,) + tuple(target), daemon=True)
                for name, target in sorted(targets.items())]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()) + 10)
+        thread.join(max(0.0, hard_end - time.monotonic()) + 10)
     pending = sorted(set(targets) - set(ready))
     if why is not None:
-        why.update((name, errors.get(name, 'not tried')) for name in pending)
+        why.update((name, '%s; %s' % (errors.get(name, 'not tried'), ended.get(name, 'still waiting')))
+                   for name in pending)
     return dict(ready), pending
