@@ -11,11 +11,11 @@ import posixpath
 import time
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
-from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, file_lock, hash_file, write_json
+from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, file_lock, hash_file, sha256_of, write_json
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.template_repo import (
     HASH_ALGORITHMS, FileProvider, format_hash, is_url, listing, load_repository, parse_repository, safe_name)
-from ansible_collections.lago.lago.plugins.module_utils.template_store import DEFAULT_LOCK_TIMEOUT
+from ansible_collections.lago.lago.plugins.module_utils.template_store import DEFAULT_LOCK_TIMEOUT, check_template_image
 from ansible_collections.lago.lago.plugins.module_utils.transfer import write_copy
 
 
@@ -122,7 +122,7 @@ def _decide(request, digest, what):
     current = _published(repo_path, data, name, version)
     action = _publish_action(current, request['image'], digest, request['hash_algorithm'], request['metadata'],
                              timestamp, request['force'], what)
-    spec = dict(source=source_name, handle=posixpath.join(name, version),
+    spec = dict(source=source_name, handle=posixpath.join(name, version), sha256=request['sha256'],
                 timestamp=int(time.time()) if timestamp is None else timestamp)
     if current is not None:
         if current[0]['source'] == source_name:
@@ -144,7 +144,7 @@ def _version_view(spec, hash_text, metadata):
 
 
 def plan_publish(repo_path, image, name, version, metadata, timestamp=None, compress=False,
-                 repo_dir=None, repo_name=None, source=None, hash_algorithm='sha1', force=False,
+                 repo_dir=None, repo_name=None, source=None, hash_algorithm='sha256', force=False,
                  lock_timeout=DEFAULT_LOCK_TIMEOUT):
     """Plan publishing the local ``image`` as ``name`` ``version`` in the file repository ``repo_path``.
 
@@ -166,7 +166,11 @@ def plan_publish(repo_path, image, name, version, metadata, timestamp=None, comp
                    force=force)
     if os.path.exists(repo_path):
         load_repository(repo_path)  # a broken repository fails before anything is written
+    check_template_image(image, '%s %s (%s)' % (name, version, image))
     digest = hash_file(image, hash_algorithm)
+    # The repository JSON pins the sha256 too: a reader then trusts the JSON it
+    # was pointed at, not a .hash served beside the image by the same server.
+    request['sha256'] = digest if hash_algorithm == 'sha256' else sha256_of(image)
     hash_text = format_hash(hash_algorithm, digest)
     what = 'version %r of template %r in %s' % (version, name, repo_path)
     lock_path = os.path.join(os.path.dirname(repo_path), '.%s.lock' % os.path.basename(repo_path))

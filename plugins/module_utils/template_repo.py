@@ -36,7 +36,7 @@ from ansible_collections.lago.lago.plugins.module_utils.transfer import Download
 
 SOURCE_TYPES = {'file': 'root', 'http': 'baseurl'}
 HASH_ALGORITHMS = {'sha1': 40, 'sha256': 64}
-SIDECARS = ('.hash', '.metadata', '.users')
+SIDECARS = ('.hash', '.metadata', '.users', '.verified')
 # Files beside a store entry: a name ending like one would be mistaken for it.
 STORE_SUFFIXES = SIDECARS + ('.tmp', '.lock', '.xz')
 HTTP_TIMEOUT = 60.0
@@ -84,6 +84,16 @@ def parse_hash(text, where):
         raise TemplateError('%s does not hold a hash: %r (expected sha1 hex or sha256:<hex>)'
                             % (where, (text or '')[:100]))
     return algorithm, digest.lower()
+
+
+def parse_sha256(value, what):
+    """``value`` as a lowercase sha256 hex digest (a ``sha256:`` prefix is allowed); TemplateError naming ``what``."""
+    text = value.strip().lower() if isinstance(value, str) else ''
+    if text.startswith('sha256:'):
+        text = text[len('sha256:'):]
+    if len(text) != HASH_ALGORITHMS['sha256'] or any(char not in '0123456789abcdef' for char in text):
+        raise TemplateError('%s must be a sha256 hex digest (64 hex digits), not %r' % (what, value))
+    return text
 
 
 def format_hash(algorithm, digest):
@@ -225,12 +235,28 @@ class TemplateVersion:
         self.handle = safe_handle(spec['handle'])
         self.timestamp = spec['timestamp']
         self.provider = provider
+        # A sha256 pinned in the repository's JSON (or by the user, see pin):
+        # it then decides, not the .hash file served beside the image.
+        self.pinned_sha256 = spec.get('sha256')
+
+    def pin(self, sha256, what='sha256'):
+        """Pin the image to ``sha256`` (64 hex digits); TemplateError naming ``what`` when it is not one,
+        or when the repository pins another."""
+        sha256 = parse_sha256(sha256, what)
+        if self.pinned_sha256 and self.pinned_sha256 != sha256:
+            raise TemplateError('%s %s of template %s differs from the sha256 %s its repository pins'
+                                % (what, sha256, self.name, self.pinned_sha256))
+        self.pinned_sha256 = sha256
+        return self
 
     @property
     def name(self):
         return store_name(self.repo, self.template, self.version)
 
     def expected_hash(self):
+        """(algorithm, hex digest) the image must have: the pinned sha256, else the served .hash."""
+        if self.pinned_sha256:
+            return 'sha256', self.pinned_sha256
         data, where = self.provider.read_sidecar(self.handle, '.hash')
         if data is None:
             raise TemplateError('template %s has no hash file: tried %s' % (self.name, ', '.join(where)))
@@ -327,6 +353,8 @@ def _validate_version(template, version, spec, sources):
     source = _require(spec, 'source', place, str)
     safe_handle(_require(spec, 'handle', place, str), '%s.handle' % place)
     _require(spec, 'timestamp', place, (int, float))
+    if 'sha256' in spec:
+        spec['sha256'] = parse_sha256(spec['sha256'], '%s.sha256' % place)
     if source not in sources:
         raise TemplateError('%s.source %r is not one of its sources (%s)' % (place, source, listing(sources)))
 

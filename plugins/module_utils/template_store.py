@@ -4,9 +4,14 @@
 """The local template store, in Lago's layout.
 
 ``<store>/<repo>:<template>:<version>`` is the image, with ``.hash``,
-``.metadata`` and ``.users`` (the prefixes using it) beside it and ``.tmp``
-while downloading. The image appears last, once verified: a present entry is a
-complete one. Per-entry locks live in ``<store>/.locks/``.
+``.metadata``, ``.users`` (the prefixes using it) and ``.verified`` beside it
+and ``.tmp`` while downloading. The image appears last, once verified: a
+present entry is a complete one. Per-entry locks live in ``<store>/.locks/``.
+
+A stored image is never trusted blindly: ``.verified`` records its sha256 with
+its size and mtime when it was checked. Every use compares size and mtime
+(cheap); when they differ the whole image is hashed again. A damaged entry
+nobody uses is fetched again; one that prefixes use is an error.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,11 +20,13 @@ __metaclass__ = type
 import os
 import time
 
-from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
-from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, file_lock, read_json, remove_path, write_json
+from ansible_collections.lago.lago.plugins.module_utils import qemu_img
+from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, TemplateError
+from ansible_collections.lago.lago.plugins.module_utils.files import (
+    atomic_write, file_lock, hash_file, read_json, remove_path, sha256_of, write_json)
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.template_repo import (
-    SIDECARS, format_hash, safe_name, split_store_name, store_name)
+    SIDECARS, format_hash, parse_hash, safe_name, split_store_name, store_name)
 from ansible_collections.lago.lago.plugins.module_utils.transfer import stream_to_file
 
 DEFAULT_LOCK_TIMEOUT = 3600.0
@@ -64,6 +71,56 @@ def list_store(store):
     return dict(entries=entries, downloading=partial)
 
 
+def check_template_image(path, name):
+    """A template must be one self-contained qcow2 or raw image: a backing file would chain
+    every VM made from it to a file of whatever host it runs on."""
+    try:
+        image = qemu_img.info(path, backing_chain=False, force_share=False)[0]
+    except (LagoError, ValueError) as err:
+        raise TemplateError('template %s is not an image qemu-img can read: %s' % (name, err))
+    if image.get('format') not in ('qcow2', 'raw'):
+        raise TemplateError('template %s is a %s image; templates must be qcow2 or raw' % (name, image.get('format')))
+    if image.get('backing-filename'):
+        raise TemplateError('template %s has a backing file (%s); a template must be self-contained: '
+                            'flatten it first (qemu-img convert -O qcow2 in out)' % (name, image['backing-filename']))
+
+
+def _stat_key(path):
+    stat = os.stat(path)
+    return dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+
+
+def _record_verified(path, sha256):
+    write_json(path + '.verified', dict(sha256=sha256, **_stat_key(path)))
+
+
+def damage(store, name, pinned_sha256=None):
+    """None when the entry ``name`` is intact (and has the pinned sha256, if any), else what is wrong.
+
+    Cheap when the image's size and mtime are the ones recorded at its last
+    check; otherwise the whole image is hashed against its ``.hash`` again.
+    """
+    path = entry_path(store, name)
+    record = read_json(path + '.verified', {})
+    record = record if isinstance(record, dict) else {}
+    if record.get('sha256') and all(record.get(key) == value for key, value in _stat_key(path).items()):
+        sha256 = record['sha256']
+    else:
+        try:
+            algorithm, expected = parse_hash(_read_text(path + '.hash') or '', path + '.hash')
+        except TemplateError as err:
+            return 'its hash file is damaged (%s)' % err
+        digest = hash_file(path, algorithm)
+        if digest != expected:
+            return ('its content changed since it was fetched: its %s is %s, the store recorded %s'
+                    % (algorithm, digest, expected))
+        sha256 = digest if algorithm == 'sha256' else sha256_of(path)
+        _record_verified(path, sha256)
+    if pinned_sha256 and sha256 != pinned_sha256:
+        return 'its sha256 is %s, not the pinned %s' % (sha256, pinned_sha256)
+    return None
+
+
 def _download_into_store(version, path):
     algorithm, expected = version.expected_hash()
     metadata = version.metadata()
@@ -71,15 +128,18 @@ def _download_into_store(version, path):
     try:
         digest = stream_to_file(version.provider.open_image(version.handle), tmp, algorithm)
         if digest != expected:
-            raise TemplateError('template %s failed its hash check: the repository says %s %s but the '
+            raise TemplateError('template %s failed its hash check: %s %s expected (%s) but the '
                                 'image has %s; the store keeps nothing of it'
-                                % (version.name, algorithm, expected, digest))
+                                % (version.name, algorithm, expected,
+                                   'pinned' if version.pinned_sha256 else 'from the repository', digest))
+        check_template_image(tmp, version.name)
         write_json(path + '.metadata', metadata)
         atomic_write(path + '.hash', format_hash(algorithm, digest))
         if not os.path.exists(path + '.users'):
             write_json(path + '.users', dict(users={}, last_access=int(time.time())))
         # Last: the image appears only once it is verified and described.
         os.rename(tmp, path)
+        _record_verified(path, digest if algorithm == 'sha256' else sha256_of(path))
     except BaseException:
         remove_path(tmp)
         if not os.path.exists(path):
@@ -88,26 +148,42 @@ def _download_into_store(version, path):
         raise
 
 
+def _discard_damaged(store, name, why):
+    """Drop a damaged entry so it is fetched again; an error while prefixes use it."""
+    live = live_users(store, name)
+    if live:
+        raise TemplateError('store entry %s is damaged: %s; it is used by the prefix(es) of %s, so it is '
+                            'left as it is: destroy them and remove it (lago_template state=absent force=true)'
+                            % (entry_path(store, name), why, ', '.join(live)))
+    for item in (entry_path(store, name),) + tuple(entry_path(store, name) + suffix for suffix in SIDECARS):
+        if not item.endswith('.users'):
+            remove_path(item)
+
+
 def fetch(store, version, lock_timeout=DEFAULT_LOCK_TIMEOUT):
-    """Make sure the store holds ``version`` (a TemplateVersion); return its entry.
+    """Make sure the store holds an intact ``version`` (a TemplateVersion); return its entry.
 
     Concurrent callers (threads or processes) download it once: the others
     wait on the entry's lock and find it there. ``entry['downloaded']`` tells
-    whether this call fetched it.
+    whether this call fetched it; ``entry['replaced']`` says why a damaged
+    entry was fetched again.
     """
     path = entry_path(store, version.name)
-    downloaded = False
+    downloaded, replaced = False, None
     try:
-        if not os.path.isfile(path):
-            os.makedirs(store, exist_ok=True)
-            with _lock(store, version.name, lock_timeout):
-                if not os.path.isfile(path):
-                    _download_into_store(version, path)
-                    downloaded = True
+        os.makedirs(store, exist_ok=True)
+        with _lock(store, version.name, lock_timeout):
+            if os.path.isfile(path):
+                replaced = damage(store, version.name, version.pinned_sha256)
+                if replaced:
+                    _discard_damaged(store, version.name, replaced)
+            if not os.path.isfile(path):
+                _download_into_store(version, path)
+                downloaded = True
     except OSError as err:
         raise TemplateError('cannot store template %s in %s: %s' % (version.name, store, err))
     entry = stored_entry(store, version.name)
-    entry['downloaded'] = downloaded
+    entry.update(downloaded=downloaded, replaced=replaced)
     return entry
 
 
@@ -224,9 +300,15 @@ def plan_use(store, version, owner=None, undo=None, lock_timeout=DEFAULT_LOCK_TI
     before = view(store, name)
     entry = stored_entry(store, name)
     steps = []
-    if entry is None:
-        steps.append('fetch %s' % name)
+    why = damage(store, name, version.pinned_sha256) if entry is not None else None
+    if why and live_users(store, name):
+        _discard_damaged(store, name, why)  # raises, naming the users
+    if entry is None or why:
+        steps.append('fetch %s' % name if entry is None else 'fetch %s again: %s' % (name, why))
         digest = format_hash(*version.expected_hash())
+        if why:
+            before['damaged'] = why
+        entry = None
     else:
         digest = entry['hash']
     users = list(before.get('users', []))
@@ -234,14 +316,14 @@ def plan_use(store, version, owner=None, undo=None, lock_timeout=DEFAULT_LOCK_TI
         steps.append('record %s as a user of %s' % (owner, name))
         users = sorted(users + [owner])
     values = dict(name=name, version=version.version, path=entry_path(store, name), hash=digest,
-                  metadata=entry['metadata'] if entry else None, downloaded=False)
+                  metadata=entry['metadata'] if entry else None, downloaded=False, replaced=None)
 
     def apply():
         fetched = fetch(store, version, lock_timeout)
         if owner and add_user(store, name, owner) and undo is not None:
             undo.push('user %s of template %s' % (owner, name), lambda: remove_user(store, name, owner))
         return dict(after=view(store, name), hash=fetched['hash'], metadata=fetched['metadata'],
-                    downloaded=fetched['downloaded'])
+                    downloaded=fetched['downloaded'], replaced=fetched['replaced'])
     return Plan(name, before, dict(present=True, hash=digest, users=users), steps, apply, values)
 
 

@@ -93,9 +93,16 @@ options:
   hash_algorithm:
     description:
       - Algorithm of the published C(.hash); V(sha1) is written as Lago's plain hex, V(sha256) as C(sha256:<hex>).
+      - Whatever the algorithm, the version's entry in the repository JSON pins the image's sha256 too.
     type: str
     choices: [sha1, sha256]
-    default: sha1
+    default: sha256
+  sha256:
+    description:
+      - For V(present), pin the image to this sha256 (64 hex digits, C(sha256:) prefix allowed).
+        It is checked instead of the C(.hash) the repository serves, at download and against the
+        store's entry; a repository that pins another sha256 is an error.
+    type: str
 notes:
   - Removing a version does not check disks of prefixes that never recorded themselves
     as users (see O(lago.lago.lago_disk#module:owner)).
@@ -199,7 +206,8 @@ ARGUMENT_SPEC = dict(
     metadata=dict(type='dict'),
     timestamp=dict(type='int'),
     compress=dict(type='bool', default=False),
-    hash_algorithm=dict(type='str', choices=sorted(template_repo.HASH_ALGORITHMS), default='sha1'),
+    hash_algorithm=dict(type='str', choices=sorted(template_repo.HASH_ALGORITHMS), default='sha256'),
+    sha256=dict(type='str'),
     **TEMPLATE_ARGS
 )
 
@@ -217,7 +225,10 @@ def execute(run):
             force=params['force']))
     repo = template_repo.load_repository(params['template_repo'])
     if params['state'] == 'present':
-        return run.carry_out(template_store.plan_use(store, repo.version(template, version)))
+        wanted = repo.version(template, version)
+        if params['sha256']:
+            wanted.pin(params['sha256'], 'sha256')
+        return run.carry_out(template_store.plan_use(store, wanted))
     plans = template_store.plan_removal(store, repo.name, template, version, force=params['force'])
     for plan in plans:
         run.carry_out(plan)

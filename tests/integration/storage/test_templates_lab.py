@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import template_publish, template_repo, template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
+from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
 from storage_lab import engine_in_subprocess, fetch_in_subprocess, make_image, sha, store_listing, write_repo
 
 pytestmark = pytest.mark.lab
@@ -44,7 +45,7 @@ def test_fetch_latest_over_http(lab, store):
     assert sha(entry['path']) == sha(lab.images['two']) == entry['hash']
     assert entry['metadata'] == {'distro': 'debian', 'release': '12'}
     assert store_listing(store) == ['lab:plain:v2', 'lab:plain:v2.hash', 'lab:plain:v2.metadata',
-                                    'lab:plain:v2.users']
+                                    'lab:plain:v2.users', 'lab:plain:v2.verified']
     assert json.load(open(entry['path'] + '.users'))['users'] == {}
     info = json.loads(subprocess.check_output(['qemu-img', 'info', '--output=json', entry['path']]))
     assert info['format'] == 'qcow2'  # kept as it came, not converted to raw
@@ -143,7 +144,7 @@ def test_eight_processes_fetch_one_version_once(lab, store):
     assert len(set(entry['path'] for entry in entries)) == 1
     assert sha(entries[0]['path']) == sha(lab.images['one']) == entries[0]['hash']
     assert store_listing(store) == ['lab:plain:v1', 'lab:plain:v1.hash', 'lab:plain:v1.metadata',
-                                    'lab:plain:v1.users']
+                                    'lab:plain:v1.users', 'lab:plain:v1.verified']
 
 
 def test_users_guard_removal(lab, store, tmp_path):
@@ -167,7 +168,8 @@ def test_publish_then_fetch_through_http(lab, store, tmp_path):
     assert sorted(os.listdir(os.path.join(pub, 'built'))) == ['v1.hash', 'v1.metadata', 'v1.xz']
     data = json.load(open(repo_path))
     assert data['sources'] == {'local': {'type': 'file', 'args': {'root': pub}}}
-    assert data['templates']['built']['versions']['v1'] == {'source': 'local', 'handle': 'built/v1', 'timestamp': 10}
+    assert data['templates']['built']['versions']['v1'] == {'source': 'local', 'handle': 'built/v1', 'timestamp': 10,
+                                                            'sha256': sha256_of(image)}
     # Served over HTTP the same directory is a repository with an http source.
     data['sources'] = {'web': {'type': 'http', 'args': {'baseurl': lab.url + '/pub'}}}
     data['templates']['built']['versions']['v1']['source'] = 'web'
