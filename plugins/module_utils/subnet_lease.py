@@ -23,14 +23,18 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import collections
+import contextlib
+import errno
 import ipaddress
 import os
 import re
+import tempfile
+import time
 import uuid as uuidlib
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import LeaseError
 from ansible_collections.lago.lago.plugins.module_utils.files import (
-    atomic_write, file_lock, read_json, remove_path, write_json)
+    file_lock, read_json, remove_path, write_json)
 
 DEFAULT_LEASE_DIR = '/var/lib/lago/subnets'
 DEFAULT_POOL = '192.168.200.0/24-192.168.255.0/24'
@@ -147,19 +151,78 @@ def read_owner(uuid_path):
     return Owner(path, value)
 
 
+def _publish_uuid(path, value):
+    """Create the uuid file ``path`` holding ``value`` unless it exists; True when we made it.
+
+    The whole file is written under a temporary name and hard-linked into
+    place: link() fails when ``path`` exists, so of several processes creating
+    one owner at once exactly one wins and the others read its uuid; nobody
+    ever sees a half-written file. Filesystems without hard links fall back to
+    an O_EXCL create (losers then wait for the winner's content, see ensure_owner).
+    """
+    directory = os.path.dirname(path)
+    data = (value + '\n').encode('ascii')
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix='.uuid.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        try:
+            os.link(tmp, path)
+            return True
+        except FileExistsError:
+            return False
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EMLINK):
+                raise
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, 'wb') as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
+
+
+def _read_winner(path, deadline=2.0):
+    """read_owner of a uuid file another process has just created (and may still be writing)."""
+    give_up = time.monotonic() + deadline
+    while True:
+        try:
+            return read_owner(path)
+        except LeaseError:
+            if time.monotonic() >= give_up or _read_uuid(path) not in ('', None):
+                raise
+        time.sleep(0.01)
+
+
 def ensure_owner(uuid_path, uuid=None):
     """Read the owner at ``uuid_path``, creating its uuid file first when it is missing.
 
-    Returns (Owner, created).
+    Returns (Owner, created). Safe when several processes create the same
+    owner at once: exactly one creates the file (``created`` True), every
+    other one returns the uuid it wrote.
     """
     path = os.path.abspath(uuid_path)
-    if os.path.exists(path):
+    if os.path.lexists(path):
         return read_owner(path), False
     value = uuid or uuidlib.uuid4().hex
     if not UUID_RE.match(value):
         raise LeaseError('owner uuid %r is not 32 hex characters' % value)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    atomic_write(path, value + '\n')
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        created = _publish_uuid(path, value)
+    except OSError as err:
+        raise LeaseError('cannot create owner uuid file %s: %s' % (path, err.strerror or err))
+    if not created:
+        return _read_winner(path), False
     return Owner(path, value), True
 
 

@@ -114,3 +114,30 @@ def test_writer_killed_mid_write_leaves_no_half_lease(tmp_path):
     owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
     assert sl.acquire(lease_dir, owner, timeout=5)['subnet'] == '192.168.200.0/24'
     assert not [name for name in os.listdir(lease_dir) if name.endswith('.tmp')]
+
+
+def _ensure_one(owner_path, barrier, results):
+    barrier.wait()
+    try:
+        owner, created = sl.ensure_owner(owner_path)
+        results.put((owner.uuid, created))
+    except Exception as err:  # reported to the parent, which fails the test
+        results.put(('error: %s' % err, False))
+
+
+@pytest.mark.parametrize('round_', range(5))
+def test_eight_processes_creating_one_owner_agree_on_one_uuid(tmp_path, round_):
+    owner_path = str(tmp_path / 'prefix' / 'uuid')
+    barrier, results = CTX.Barrier(8), CTX.Queue()
+    procs = [CTX.Process(target=_ensure_one, args=(owner_path, barrier, results)) for _i in range(8)]
+    for proc in procs:
+        proc.start()
+    got = [results.get(timeout=60) for _proc in procs]
+    for proc in procs:
+        proc.join(30)
+        assert proc.exitcode == 0
+    uuids = set(value for value, _created in got)
+    assert len(uuids) == 1, 'every process must see the one uuid on disk, got %s' % sorted(uuids)
+    assert [created for _value, created in got].count(True) == 1, got
+    assert sl.read_owner(owner_path).uuid == uuids.pop()
+    assert os.listdir(str(tmp_path / 'prefix')) == ['uuid'], 'no temp file may be left behind'

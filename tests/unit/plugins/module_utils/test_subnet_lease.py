@@ -3,6 +3,7 @@
 
 from __future__ import absolute_import, division, print_function
 
+import errno
 import json
 import os
 
@@ -205,3 +206,29 @@ def test_standalone_owner_is_deterministic(lease_dir):
     assert sl.standalone_owner(lease_dir, 'net2', create=False)[0].uuid != owner.uuid
     assert sl.remove_owner(owner)
     assert not os.path.exists(os.path.dirname(owner.path))
+
+
+def test_ensure_owner_loser_of_a_race_returns_the_winners_uuid(tmp_path, monkeypatch):
+    path = str(tmp_path / 'p' / 'uuid')
+    real_link = os.link
+
+    def link_after_winner(src, dst):
+        with open(dst, 'w') as handle:  # the other process got there first
+            handle.write('a' * 32 + '\n')
+        return real_link(src, dst)
+
+    monkeypatch.setattr(sl.os, 'link', link_after_winner)
+    owner, created = sl.ensure_owner(path)
+    assert (owner.uuid, created) == ('a' * 32, False)
+    assert os.listdir(str(tmp_path / 'p')) == ['uuid']
+
+
+def test_ensure_owner_without_hard_links_creates_exclusively(tmp_path, monkeypatch):
+    def no_links(_src, _dst):
+        raise OSError(errno.EPERM, 'Operation not permitted')
+
+    monkeypatch.setattr(sl.os, 'link', no_links)
+    owner, created = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'), 'b' * 32)
+    assert created and sl.read_owner(owner.path) == owner
+    assert os.listdir(str(tmp_path / 'p')) == ['uuid']
+    assert sl.ensure_owner(owner.path) == (owner, False)
