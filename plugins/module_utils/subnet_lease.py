@@ -256,6 +256,23 @@ def owner_alive(owner):
     return owner is not None and _read_uuid(owner.path) == owner.uuid
 
 
+def _owner_problem(owner):
+    """Why ``owner``'s uuid file cannot tell whether it is alive, or None when it can.
+
+    A uuid file that is gone (or whose directory is) means a dead owner; one
+    that exists but cannot be read (permissions, I/O error) may well belong to
+    a live owner, so its leases count as taken.
+    """
+    try:
+        with open(owner.path, 'rb') as handle:
+            handle.read(256)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (IOError, OSError) as err:
+        return 'its owner file %s cannot be read (%s)' % (owner.path, err.strerror or err)
+    return None
+
+
 # --- lease files ------------------------------------------------------------
 
 def lease_path(lease_dir, octet):
@@ -263,14 +280,35 @@ def lease_path(lease_dir, octet):
 
 
 def _read_lease(path):
-    """The Owner recorded in a lease file; None for a missing or unreadable one."""
+    """(Owner, None) for a lease file, (None, None) without one, (None, why) for an unreadable one."""
     try:
         data = read_json(path)
-    except (IOError, OSError, ValueError):
-        return None
+    except FileNotFoundError:
+        return None, None
+    except (IOError, OSError) as err:
+        return None, 'cannot be read (%s)' % (err.strerror or err)
+    except ValueError:  # also bad UTF-8
+        return None, 'is not JSON (truncated or garbage content)'
     if isinstance(data, list) and len(data) == 2 and all(isinstance(item, str) for item in data):
-        return Owner(*data)
-    return None
+        return Owner(*data), None
+    return None, 'does not hold [owner uuid file, uuid]'
+
+
+def _lease_state(path):
+    """(holder Owner or None, taken, problem) of the lease file at ``path``.
+
+    ``taken``: the /24 is in use as far as anyone can tell: its owner is
+    alive, or the lease file or the owner's uuid file exists but cannot be
+    read (such a lease is never handed to anyone else nor overwritten;
+    ``problem`` says what is wrong with it).
+    """
+    holder, problem = _read_lease(path)
+    if holder is None:
+        return None, problem is not None, problem
+    if owner_alive(holder):
+        return holder, True, None
+    problem = _owner_problem(holder)
+    return holder, problem is not None, problem
 
 
 def _lease_octets(lease_dir):
@@ -295,14 +333,18 @@ def _sweep_temp_files(lease_dir):
 
 
 def _lease_info(lease_dir, pool, octet):
-    holder = _read_lease(lease_path(lease_dir, octet))
+    holder, taken, problem = _lease_state(lease_path(lease_dir, octet))
     return dict(octet=octet, subnet=pool.cidr(octet), path=lease_path(lease_dir, octet),
                 owner=holder.path if holder else None, uuid=holder.uuid if holder else None,
-                alive=owner_alive(holder))
+                alive=owner_alive(holder), taken=taken, problem=problem)
 
 
 def list_leases(lease_dir=DEFAULT_LEASE_DIR, pool=None):
-    """Every lease in ``lease_dir``: octet, subnet, path, owner (uuid file), uuid, alive.
+    """Every lease in ``lease_dir``: octet, subnet, path, owner (uuid file), uuid, alive, taken, problem.
+
+    ``alive``: the owner's uuid file holds its uuid. ``taken``: the /24 is not
+    free for anyone else (alive, or the lease or owner file cannot be read:
+    ``problem`` says which and why; None otherwise).
 
     ``subnet`` is spelled with ``pool``'s base (the default pool's without one).
     """
@@ -324,13 +366,20 @@ def _lock(lease_dir, timeout):
 
 
 def _exhausted(lease_dir, pool):
-    leases = list_leases(lease_dir, pool)
+    leases = [lease for lease in list_leases(lease_dir, pool) if lease['octet'] in pool]
     holders = collections.OrderedDict()
+    unreadable = []
     for lease in leases:
-        holders.setdefault(lease['owner'] or '(unreadable lease)', []).append(str(lease['octet']))
+        if lease['owner'] is None:
+            unreadable.append('%s %s' % (lease['path'], lease['problem']))
+        else:
+            holders.setdefault(lease['owner'], []).append(str(lease['octet']))
     shown = ['%s: %s' % (owner, ', '.join(octets)) for owner, octets in list(holders.items())[:10]]
     if len(holders) > 10:
         shown.append('and %d more owners' % (len(holders) - 10))
+    if unreadable:
+        shown.append('unreadable lease files, counted as taken (fix or remove them): %s'
+                     % ', '.join(unreadable[:10]) + (' and %d more' % (len(unreadable) - 10) if len(unreadable) > 10 else ''))
     return LeaseError(
         'no free subnet in pool %s: all %d subnets are leased (%d lease files in %s); '
         'held by %s' % (pool, pool.last - pool.first + 1, len(leases), lease_dir, '; '.join(shown)))
@@ -340,15 +389,20 @@ def _pick(lease_dir, pool, owner, wanted):
     """(octet, already held by owner) for a wanted octet or the first free/stale one."""
     present = set(_lease_octets(lease_dir))
     if wanted is not None:
-        holder = _read_lease(lease_path(lease_dir, wanted)) if wanted in present else None
+        path = lease_path(lease_dir, wanted)
+        holder, taken, problem = _lease_state(path) if wanted in present else (None, False, None)
         if holder is not None and tuple(holder) == tuple(owner):
             return wanted, True
-        if owner_alive(holder):
-            raise LeaseError('subnet %s is leased to %s (uuid %s) in %s'
-                             % (pool.cidr(wanted), holder.path, holder.uuid, lease_dir))
+        if holder is None and taken:
+            raise LeaseError('subnet %s counts as taken: its lease file %s %s; fix or remove that file'
+                             % (pool.cidr(wanted), path, problem))
+        if taken:
+            raise LeaseError('subnet %s is leased to %s (uuid %s) in %s%s'
+                             % (pool.cidr(wanted), holder.path, holder.uuid, lease_dir,
+                                ': %s' % problem if problem else ''))
         return wanted, False
     for octet in pool.octets():
-        if octet not in present or not owner_alive(_read_lease(lease_path(lease_dir, octet))):
+        if octet not in present or not _lease_state(lease_path(lease_dir, octet))[1]:
             return octet, False
     raise _exhausted(lease_dir, pool)
 
@@ -392,7 +446,7 @@ def release(lease_dir, owner, subnet, timeout=LOCK_TIMEOUT):
     if not os.path.exists(path):
         return False
     with _lock(lease_dir, timeout):
-        holder = _read_lease(path)
+        holder = _read_lease(path)[0]
         if holder is None or tuple(holder) != tuple(owner):
             return False
         return remove_path(path)

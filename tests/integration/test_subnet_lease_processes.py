@@ -5,7 +5,9 @@ from __future__ import absolute_import, division, print_function
 
 import multiprocessing
 import os
+import shutil
 import signal
+import tempfile
 import time
 
 import pytest
@@ -141,3 +143,53 @@ def test_eight_processes_creating_one_owner_agree_on_one_uuid(tmp_path, round_):
     assert [created for _value, created in got].count(True) == 1, got
     assert sl.read_owner(owner_path).uuid == uuids.pop()
     assert os.listdir(str(tmp_path / 'prefix')) == ['uuid'], 'no temp file may be left behind'
+
+
+NOBODY = 65534
+
+
+def _lease_as_nobody(lease_dir, owner_path, results):
+    try:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        owner = sl.ensure_owner(owner_path)[0]
+        results.put(sl.acquire(lease_dir, owner, timeout=10)['subnet'])
+    except Exception as err:  # reported to the parent, which fails the test
+        results.put('error: %s' % err)
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory any user can write (tmp_path's parents are root's alone)."""
+    path = tempfile.mkdtemp(prefix='lago-lease-test-', dir='/tmp')
+    os.chmod(path, 0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason='needs root to act as another user')
+def test_leases_another_user_cannot_read_count_as_taken(shared_dir):
+    """Unreadable to the caller: a lease file (0600) and a live owner's uuid file (0700 directory)."""
+    lease_dir = os.path.join(shared_dir, 'subnets')
+    private = os.path.join(shared_dir, 'root-only')
+    os.makedirs(private, mode=0o700)
+    first = sl.ensure_owner(os.path.join(private, 'p1', 'uuid'))[0]
+    second = sl.ensure_owner(os.path.join(private, 'p2', 'uuid'))[0]
+    assert sl.acquire(lease_dir, first)['octet'] == 200
+    assert sl.acquire(lease_dir, second)['octet'] == 201
+    os.chmod(sl.lease_path(lease_dir, 200), 0o600)
+    os.chmod(lease_dir, 0o777)
+    os.chmod(os.path.join(lease_dir, sl.LOCK_NAME), 0o666)
+    with open(sl.lease_path(lease_dir, 200), 'rb') as handle:
+        before = handle.read()
+    results = CTX.Queue()
+    proc = CTX.Process(target=_lease_as_nobody, args=(lease_dir, os.path.join(shared_dir, 'nobody', 'uuid'), results))
+    proc.start()
+    got = results.get(timeout=60)
+    proc.join(30)
+    assert got == '192.168.202.0/24', 'the unreadable leases 200 and 201 must count as taken, got %s' % got
+    with open(sl.lease_path(lease_dir, 200), 'rb') as handle:
+        assert handle.read() == before
+    assert os.stat(sl.lease_path(lease_dir, 200)).st_uid == 0
+    assert [lease['owner'] for lease in sl.list_leases(lease_dir)][:2] == [first.path, second.path]

@@ -125,11 +125,81 @@ def test_stale_when_uuid_file_holds_another_uuid(lease_dir, make_owner):
     assert sl.acquire(lease_dir, other, subnet=220)['new']
 
 
-def test_unreadable_lease_file_is_stale(lease_dir, make_owner):
+@pytest.mark.parametrize('content, problem', [
+    (b'{half', 'is not JSON (truncated or garbage content)'),
+    (b'', 'is not JSON (truncated or garbage content)'),
+    (b'\xff\xfe\x00garbage', 'is not JSON (truncated or garbage content)'),
+    (b'{"owner": "x"}', 'does not hold [owner uuid file, uuid]'),
+])
+def test_unreadable_lease_file_counts_as_taken_and_is_never_overwritten(lease_dir, make_owner, content, problem):
     os.makedirs(lease_dir)
-    with open(sl.lease_path(lease_dir, 200), 'w') as handle:
-        handle.write('{half')
-    assert sl.acquire(lease_dir, make_owner('p1'))['octet'] == 200
+    path = sl.lease_path(lease_dir, 200)
+    with open(path, 'wb') as handle:
+        handle.write(content)
+    owner = make_owner('p1')
+    assert sl.acquire(lease_dir, owner)['octet'] == 201
+    with open(path, 'rb') as handle:
+        assert handle.read() == content
+    listed = sl.list_leases(lease_dir)[0]
+    assert (listed['octet'], listed['owner'], listed['taken'], listed['problem']) == (200, None, True, problem)
+    with pytest.raises(LeaseError) as err:
+        sl.acquire(lease_dir, owner, subnet=200)
+    assert str(err.value) == ('subnet 192.168.200.0/24 counts as taken: its lease file %s %s; '
+                              'fix or remove that file' % (path, problem))
+    with open(path, 'rb') as handle:
+        assert handle.read() == content
+
+
+def _deny_reading(monkeypatch, module, denied):
+    """open() of ``denied`` fails with EACCES (the tests run as root, which chmod cannot stop)."""
+    real_open = open
+
+    def guarded(path, *args, **kwargs):
+        if os.path.abspath(str(path)) == denied:
+            raise PermissionError(errno.EACCES, 'Permission denied', path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(module, 'open', guarded, raising=False)
+
+
+def test_lease_file_without_read_permission_counts_as_taken(lease_dir, make_owner, monkeypatch):
+    from ansible_collections.lago.lago.plugins.module_utils import files
+    holder, other = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, holder)
+    _deny_reading(monkeypatch, files, sl.lease_path(lease_dir, 200))
+    assert sl.acquire(lease_dir, other)['octet'] == 201
+    assert sl.list_leases(lease_dir)[0]['problem'] == 'cannot be read (Permission denied)'
+    monkeypatch.undo()
+    assert sl.list_leases(lease_dir)[0]['owner'] == holder.path
+
+
+def test_lease_whose_owner_file_cannot_be_read_counts_as_taken(lease_dir, make_owner, monkeypatch):
+    holder, other = make_owner('p1'), make_owner('p2')
+    sl.acquire(lease_dir, holder, subnet=210)
+    _deny_reading(monkeypatch, sl, holder.path)
+    with pytest.raises(LeaseError) as err:
+        sl.acquire(lease_dir, other, subnet=210)
+    assert str(err.value) == ('subnet 192.168.210.0/24 is leased to %s (uuid %s) in %s: its owner file %s '
+                              'cannot be read (Permission denied)' % (holder.path, holder.uuid, lease_dir, holder.path))
+    lease = sl.acquire(lease_dir, other, pool='192.168.210.0/24-192.168.211.0/24')
+    assert lease['octet'] == 211
+    assert sl.list_leases(lease_dir)[0]['owner'] == holder.path
+
+
+def test_exhausted_pool_names_unreadable_lease_files(lease_dir, make_owner):
+    pool = '10.9.1.0/24-10.9.2.0/24'
+    first = make_owner('p1')
+    os.makedirs(lease_dir)
+    with open(sl.lease_path(lease_dir, 1), 'w') as handle:
+        handle.write('[')
+    sl.acquire(lease_dir, first, pool=pool)
+    with pytest.raises(LeaseError) as err:
+        sl.acquire(lease_dir, make_owner('p2'), pool=pool)
+    message = str(err.value)
+    assert 'all 2 subnets are leased (2 lease files in %s)' % lease_dir in message
+    assert '%s: 2' % first.path in message
+    assert ('unreadable lease files, counted as taken (fix or remove them): %s is not JSON'
+            % sl.lease_path(lease_dir, 1)) in message
 
 
 def test_release_only_removes_own_lease(lease_dir, make_owner):
