@@ -28,6 +28,7 @@ import errno
 import ipaddress
 import os
 import re
+import stat
 import tempfile
 import time
 import uuid as uuidlib
@@ -273,6 +274,63 @@ def _owner_problem(owner):
     return None
 
 
+# --- the lease directory ------------------------------------------------------
+
+def _what_is(path):
+    """What is at ``path`` instead of a directory, in words."""
+    if os.path.islink(path) and not os.path.exists(path):
+        return 'a dangling symlink to %s' % os.readlink(path)
+    mode = os.stat(path).st_mode
+    return 'a regular file' if stat.S_ISREG(mode) else 'a special file, mode %s' % stat.filemode(mode)
+
+
+def _may(path, mode):
+    if os.access in os.supports_effective_ids:
+        return os.access(path, mode, effective_ids=True)
+    return os.access(path, mode)
+
+
+def _check_lease_dir(lease_dir, write):
+    """Raise a LeaseError naming ``lease_dir`` and what is wrong with it, before anything is touched.
+
+    It must be a directory the caller may read (and write, for ``write``),
+    or be missing: then reading finds no leases and writing creates it,
+    which its nearest existing parent must allow.
+    """
+    path = os.path.abspath(lease_dir)
+    uid = os.geteuid()
+    if os.path.isdir(path):
+        if not _may(path, os.R_OK | os.X_OK | (os.W_OK if write else 0)):
+            raise LeaseError('lease directory %s is not %s by uid %d: fix its permissions or use another lease_dir'
+                             % (path, 'writable' if write else 'readable', uid))
+        return
+    if os.path.lexists(path):
+        raise LeaseError('lease directory %s is not a directory but %s: remove it or use another lease_dir'
+                         % (path, _what_is(path)))
+    if not write:
+        return
+    parent = os.path.dirname(path)
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise LeaseError('lease directory %s cannot be created: %s is not a directory but %s'
+                         % (path, parent, _what_is(parent)))
+    if not _may(parent, os.W_OK | os.X_OK):
+        raise LeaseError('lease directory %s does not exist and cannot be created: %s is not writable by uid %d'
+                         % (path, parent, uid))
+
+
+@contextlib.contextmanager
+def _lease_dir_errors(lease_dir, doing):
+    """Turn what the checks could not foresee (a read-only filesystem, a lock file of another user) into a LeaseError."""
+    try:
+        yield
+    except OSError as err:
+        where = ' (%s)' % err.filename if err.filename else ''
+        raise LeaseError('cannot %s in lease directory %s: %s%s'
+                         % (doing, os.path.abspath(lease_dir), err.strerror or err, where))
+
+
 # --- lease files ------------------------------------------------------------
 
 def lease_path(lease_dir, octet):
@@ -349,7 +407,9 @@ def list_leases(lease_dir=DEFAULT_LEASE_DIR, pool=None):
     ``subnet`` is spelled with ``pool``'s base (the default pool's without one).
     """
     pool = parse_pool(pool)
-    return [_lease_info(lease_dir, pool, octet) for octet in _lease_octets(lease_dir)]
+    _check_lease_dir(lease_dir, write=False)
+    with _lease_dir_errors(lease_dir, 'list leases'):
+        return [_lease_info(lease_dir, pool, octet) for octet in _lease_octets(lease_dir)]
 
 
 def leases_of(lease_dir, owner, pool=None):
@@ -424,14 +484,17 @@ def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_
     """
     pool = parse_pool(pool)
     wanted = None if subnet is None else parse_subnet(subnet, pool)
+    _check_lease_dir(lease_dir, write=True)  # check mode too: it must predict this failure
     if dry_run:
-        octet, held = _pick(lease_dir, pool, owner, wanted)
+        with _lease_dir_errors(lease_dir, 'read leases'):
+            octet, held = _pick(lease_dir, pool, owner, wanted)
         return _lease_result(lease_dir, pool, owner, octet, not held)
-    with _lock(lease_dir, timeout):
-        _sweep_temp_files(lease_dir)
-        octet, held = _pick(lease_dir, pool, owner, wanted)
-        if not held:
-            write_json(lease_path(lease_dir, octet), [owner.path, owner.uuid])
+    with _lease_dir_errors(lease_dir, 'lease a subnet'):
+        with _lock(lease_dir, timeout):
+            _sweep_temp_files(lease_dir)
+            octet, held = _pick(lease_dir, pool, owner, wanted)
+            if not held:
+                write_json(lease_path(lease_dir, octet), [owner.path, owner.uuid])
     return _lease_result(lease_dir, pool, owner, octet, not held)
 
 
@@ -445,8 +508,10 @@ def release(lease_dir, owner, subnet, timeout=LOCK_TIMEOUT):
     path = lease_path(lease_dir, octet)
     if not os.path.exists(path):
         return False
-    with _lock(lease_dir, timeout):
-        holder = _read_lease(path)[0]
-        if holder is None or tuple(holder) != tuple(owner):
-            return False
-        return remove_path(path)
+    _check_lease_dir(lease_dir, write=True)
+    with _lease_dir_errors(lease_dir, 'release %s' % subnet):
+        with _lock(lease_dir, timeout):
+            holder = _read_lease(path)[0]
+            if holder is None or tuple(holder) != tuple(owner):
+                return False
+            return remove_path(path)

@@ -5,7 +5,10 @@ from __future__ import absolute_import, division, print_function
 
 import errno
 import json
+import multiprocessing
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -302,3 +305,115 @@ def test_ensure_owner_without_hard_links_creates_exclusively(tmp_path, monkeypat
     assert created and sl.read_owner(owner.path) == owner
     assert os.listdir(str(tmp_path / 'p')) == ['uuid']
     assert sl.ensure_owner(owner.path) == (owner, False)
+
+
+# --- a lease directory that is not one, or not ours to write -------------------
+
+def _as_unprivileged(func):
+    """(kind, value) of ``func()`` run as a user file modes stop: nobody when the tests run as root.
+
+    kind is 'ok' (value: the result) or the exception's class name (value: its message).
+    """
+    def call():
+        try:
+            return 'ok', func()
+        except Exception as err:  # the test asserts which kind and message
+            return type(err).__name__, str(err)
+    if os.geteuid() != 0:
+        return call()
+    ctx = multiprocessing.get_context('fork')
+    results = ctx.Queue()
+
+    def child():
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+        results.put(call())
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    got = results.get(timeout=30)
+    proc.join(10)
+    return got
+
+
+NOBODY = 65534
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory any user may enter (tmp_path's parents are private to root)."""
+    path = tempfile.mkdtemp(prefix='lago-lease-unit-', dir='/tmp')
+    os.chmod(path, 0o777)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _shared_owner(shared_dir):
+    owner = sl.ensure_owner(os.path.join(shared_dir, 'owner', 'uuid'))[0]
+    os.chmod(os.path.dirname(owner.path), 0o755)
+    return owner
+
+
+@pytest.mark.parametrize('dry_run', [False, True])
+def test_lease_dir_that_is_a_regular_file(tmp_path, make_owner, dry_run):
+    lease_dir = tmp_path / 'subnets'
+    lease_dir.write_text('not a directory\n')
+    owner = make_owner('p1')
+    with pytest.raises(LeaseError) as err:
+        sl.acquire(str(lease_dir), owner, dry_run=dry_run)
+    assert str(err.value) == ('lease directory %s is not a directory but a regular file: '
+                              'remove it or use another lease_dir' % lease_dir)
+    for call in (lambda: sl.list_leases(str(lease_dir)), lambda: sl.leases_of(str(lease_dir), owner)):
+        with pytest.raises(LeaseError, match='lease directory %s is not a directory but a regular file' % lease_dir):
+            call()
+    assert lease_dir.read_text() == 'not a directory\n'
+    assert sorted(os.listdir(str(tmp_path))) == ['p1', 'subnets']
+
+
+def test_lease_dir_under_a_regular_file(tmp_path, make_owner):
+    (tmp_path / 'file').write_text('')
+    lease_dir = str(tmp_path / 'file' / 'subnets')
+    with pytest.raises(LeaseError) as err:
+        sl.acquire(lease_dir, make_owner('p1'))
+    assert str(err.value) == ('lease directory %s cannot be created: %s is not a directory but a regular file'
+                              % (lease_dir, tmp_path / 'file'))
+
+
+def test_lease_dir_not_writable(shared_dir):
+    owner = _shared_owner(shared_dir)
+    lease_dir = os.path.join(shared_dir, 'subnets')
+    os.makedirs(lease_dir)
+    os.chmod(lease_dir, 0o555)
+    kind, message = _as_unprivileged(lambda: sl.acquire(lease_dir, owner))
+    assert kind == 'LeaseError', message
+    assert message == ('lease directory %s is not writable by uid %d: fix its permissions or use another lease_dir'
+                       % (lease_dir, NOBODY if os.geteuid() == 0 else os.geteuid()))
+    assert os.listdir(lease_dir) == []
+
+
+def test_missing_lease_dir_whose_parent_is_not_writable(shared_dir):
+    owner = _shared_owner(shared_dir)
+    parent = os.path.join(shared_dir, 'locked')
+    os.makedirs(parent)
+    os.chmod(parent, 0o555)
+    lease_dir = os.path.join(parent, 'a', 'subnets')
+    kind, message = _as_unprivileged(lambda: sl.acquire(lease_dir, owner))
+    assert kind == 'LeaseError', message
+    assert message == ('lease directory %s does not exist and cannot be created: %s is not writable by uid %d'
+                       % (lease_dir, parent, NOBODY if os.geteuid() == 0 else os.geteuid()))
+    assert os.listdir(parent) == []
+
+
+def test_lock_file_of_another_user_is_a_lease_error(shared_dir):
+    owner = _shared_owner(shared_dir)
+    lease_dir = os.path.join(shared_dir, 'subnets')
+    os.makedirs(lease_dir)
+    os.chmod(lease_dir, 0o777)
+    lock = os.path.join(lease_dir, sl.LOCK_NAME)
+    open(lock, 'w').close()
+    os.chmod(lock, 0o444)
+    kind, message = _as_unprivileged(lambda: sl.acquire(lease_dir, owner))
+    assert kind == 'LeaseError', message
+    assert message == 'cannot lease a subnet in lease directory %s: Permission denied (%s)' % (lease_dir, lock)
+    assert os.listdir(lease_dir) == [sl.LOCK_NAME]
