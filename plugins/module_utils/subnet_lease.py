@@ -412,10 +412,25 @@ def list_leases(lease_dir=DEFAULT_LEASE_DIR, pool=None):
         return [_lease_info(lease_dir, pool, octet) for octet in _lease_octets(lease_dir)]
 
 
+def _holds(holder, owner):
+    """True when lease ``holder`` is ``owner``: the same uuid file and the same uuid.
+
+    The path counts too: a copied prefix directory carries the same uuid,
+    and its leases are the copy's, not the original's.
+    """
+    return (holder is not None and holder.uuid == owner.uuid
+            and os.path.abspath(holder.path) == os.path.abspath(owner.path))
+
+
 def leases_of(lease_dir, owner, pool=None):
-    """The leases held by ``owner`` (same uuid file and uuid)."""
+    """Every lease in ``lease_dir`` held by ``owner`` (an Owner: same uuid file and uuid), as list_leases gives them.
+
+    This reads the lease directory itself, so it also finds a lease taken by
+    a run that died before recording it anywhere (see release_all).
+    """
+    owner = Owner(*owner)
     return [lease for lease in list_leases(lease_dir, pool)
-            if (lease['owner'], lease['uuid']) == tuple(owner)]
+            if lease['owner'] is not None and _holds(Owner(lease['owner'], lease['uuid']), owner)]
 
 
 # --- acquire and release ----------------------------------------------------
@@ -451,7 +466,7 @@ def _pick(lease_dir, pool, owner, wanted):
     if wanted is not None:
         path = lease_path(lease_dir, wanted)
         holder, taken, problem = _lease_state(path) if wanted in present else (None, False, None)
-        if holder is not None and tuple(holder) == tuple(owner):
+        if _holds(holder, owner):
             return wanted, True
         if holder is None and taken:
             raise LeaseError('subnet %s counts as taken: its lease file %s %s; fix or remove that file'
@@ -482,6 +497,7 @@ def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_
     ``pool`` is taken. ``dry_run`` only says what would be leased.
     Keys: octet, subnet (CIDR), gateway, path, owner, uuid, new.
     """
+    owner = Owner(*owner)
     pool = parse_pool(pool)
     wanted = None if subnet is None else parse_subnet(subnet, pool)
     _check_lease_dir(lease_dir, write=True)  # check mode too: it must predict this failure
@@ -498,6 +514,29 @@ def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_
     return _lease_result(lease_dir, pool, owner, octet, not held)
 
 
+def release_all(lease_dir, owner, pool=None, timeout=LOCK_TIMEOUT):
+    """Remove every lease ``owner`` holds in ``lease_dir``; the subnets released, sorted.
+
+    For destroy and re-init: a run killed between leasing a subnet and
+    recording it (in the prefix's state.json) leaves a lease only this finds.
+    Leases of anyone else, and lease files that cannot be read, stay.
+    ``pool`` only spells the subnets (its base; the default pool's without one).
+    """
+    owner = Owner(*owner)
+    pool = parse_pool(pool)
+    if not os.path.lexists(lease_dir):
+        return []
+    _check_lease_dir(lease_dir, write=True)
+    released = []
+    with _lease_dir_errors(lease_dir, 'release the leases of %s' % owner.path):
+        with _lock(lease_dir, timeout):
+            for octet in _lease_octets(lease_dir):
+                path = lease_path(lease_dir, octet)
+                if _holds(_read_lease(path)[0], owner) and remove_path(path):
+                    released.append(pool.cidr(octet))
+    return released
+
+
 def release(lease_dir, owner, subnet, timeout=LOCK_TIMEOUT):
     """Remove the lease of ``subnet`` if ``owner`` holds it; True when a lease was removed.
 
@@ -511,7 +550,6 @@ def release(lease_dir, owner, subnet, timeout=LOCK_TIMEOUT):
     _check_lease_dir(lease_dir, write=True)
     with _lease_dir_errors(lease_dir, 'release %s' % subnet):
         with _lock(lease_dir, timeout):
-            holder = _read_lease(path)[0]
-            if holder is None or tuple(holder) != tuple(owner):
+            if not _holds(_read_lease(path)[0], Owner(*owner)):
                 return False
             return remove_path(path)

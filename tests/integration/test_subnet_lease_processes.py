@@ -193,3 +193,31 @@ def test_leases_another_user_cannot_read_count_as_taken(shared_dir):
         assert handle.read() == before
     assert os.stat(sl.lease_path(lease_dir, 200)).st_uid == 0
     assert [lease['owner'] for lease in sl.list_leases(lease_dir)][:2] == [first.path, second.path]
+
+
+def _lease_then_die(lease_dir, owner_path, leased):
+    """Like init: make the owner, lease a subnet, then get SIGKILLed before saving state.json."""
+    owner = sl.ensure_owner(owner_path)[0]
+    sl.acquire(lease_dir, owner)
+    sl.acquire(lease_dir, owner)
+    leased.set()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_leases_of_a_run_killed_before_saving_its_state_are_found_and_released(tmp_path):
+    lease_dir = str(tmp_path / 'subnets')
+    owner_path = str(tmp_path / 'prefix' / 'uuid')
+    leased = CTX.Event()
+    proc = CTX.Process(target=_lease_then_die, args=(lease_dir, owner_path, leased))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == -signal.SIGKILL and leased.is_set()
+    owner = sl.read_owner(owner_path)
+    # The owner's uuid file is there, so nobody else may take them: only release_all frees them.
+    other = sl.ensure_owner(str(tmp_path / 'other' / 'uuid'))[0]
+    assert sl.acquire(lease_dir, other)['subnet'] == '192.168.202.0/24'
+    assert [lease['subnet'] for lease in sl.leases_of(lease_dir, owner)] == ['192.168.200.0/24', '192.168.201.0/24']
+    assert sl.release_all(lease_dir, owner) == ['192.168.200.0/24', '192.168.201.0/24']
+    assert sl.leases_of(lease_dir, owner) == []
+    assert [lease['owner'] for lease in sl.list_leases(lease_dir)] == [other.path]
+    assert sl.acquire(lease_dir, other)['subnet'] == '192.168.200.0/24'

@@ -417,3 +417,37 @@ def test_lock_file_of_another_user_is_a_lease_error(shared_dir):
     assert kind == 'LeaseError', message
     assert message == 'cannot lease a subnet in lease directory %s: Permission denied (%s)' % (lease_dir, lock)
     assert os.listdir(lease_dir) == [sl.LOCK_NAME]
+
+
+# --- every lease of one owner --------------------------------------------------
+
+def test_release_all_removes_every_lease_of_the_owner_and_nothing_else(lease_dir, make_owner):
+    mine, theirs = make_owner('p1'), make_owner('p2')
+    for octet in (203, 200, 240):
+        sl.acquire(lease_dir, mine, subnet=octet)
+    sl.acquire(lease_dir, theirs)  # 201
+    with open(sl.lease_path(lease_dir, 250), 'w') as handle:
+        handle.write('garbage')
+    # The same uuid under another path (a copied prefix) is another owner.
+    copy = sl.Owner(mine.path.replace('p1', 'p1-copy'), mine.uuid)
+    sl.acquire(lease_dir, copy, subnet=230)
+    assert [lease['octet'] for lease in sl.leases_of(lease_dir, mine)] == [200, 203, 240]
+    assert sl.release_all(lease_dir, mine) == ['192.168.200.0/24', '192.168.203.0/24', '192.168.240.0/24']
+    assert [lease['octet'] for lease in sl.list_leases(lease_dir)] == [201, 230, 250]
+    assert sl.leases_of(lease_dir, mine) == []
+    assert sl.release_all(lease_dir, mine) == []
+    assert sl.release_all(lease_dir, tuple(theirs), pool='192.168.0.0/16') == ['192.168.201.0/24']
+
+
+def test_release_all_finds_leases_outside_the_pool_and_spells_them_with_its_base(lease_dir, make_owner):
+    owner = make_owner('p1')
+    sl.acquire(lease_dir, owner, pool='10.1.5.0/24-10.1.9.0/24')
+    sl.acquire(lease_dir, owner)
+    assert [lease['octet'] for lease in sl.leases_of(lease_dir, owner)] == [5, 200]
+    assert sl.release_all(lease_dir, owner, pool='10.1.0.0/16') == ['10.1.5.0/24', '10.1.200.0/24']
+
+
+def test_release_all_without_a_lease_dir_makes_none(lease_dir, make_owner):
+    assert sl.release_all(lease_dir, make_owner('p1')) == []
+    assert sl.leases_of(lease_dir, make_owner('p1')) == []
+    assert not os.path.exists(lease_dir)
