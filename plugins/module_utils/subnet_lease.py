@@ -26,13 +26,22 @@ import collections
 import contextlib
 import errno
 import ipaddress
+import json
 import os
 import re
+import shutil
 import stat
+import subprocess
 import tempfile
 import time
 import uuid as uuidlib
 
+try:
+    from lxml import etree
+except ImportError:  # reported by the modules (_runtime.missing_libraries)
+    etree = None
+
+from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn
 from ansible_collections.lago.lago.plugins.module_utils.errors import LeaseError
 from ansible_collections.lago.lago.plugins.module_utils.files import (
     file_lock, read_json, remove_path, write_json)
@@ -433,6 +442,165 @@ def leases_of(lease_dir, owner, pool=None):
             if lease['owner'] is not None and _holds(Owner(lease['owner'], lease['uuid']), owner)]
 
 
+# --- subnets the host already uses --------------------------------------------
+
+# A network something on the host holds: ``network`` an IPv4Network, ``holder``
+# what holds it in words (for errors), ``names`` the interface or libvirt
+# network names behind it (a caller's own ones do not count, see acquire).
+InUse = collections.namedtuple('InUse', 'network holder names')
+
+
+def _ipv4_network(text, prefix=None):
+    """The IPv4Network of ``text`` ('a.b.c.d', 'a.b.c.d/len', or with ``prefix``: a length or a netmask); None if not IPv4."""
+    if prefix is not None:
+        text = '%s/%s' % (text, prefix)
+    try:
+        return ipaddress.IPv4Interface(text).network
+    except ValueError:
+        return None
+
+
+def addresses_in_use(links):
+    """InUse for each IPv4 address in ``links``, the JSON of ``ip -j -4 addr show`` (up or down)."""
+    found = []
+    for link in links or ():
+        name = link.get('ifname') or '?'
+        for addr in link.get('addr_info') or ():
+            if addr.get('family', 'inet') != 'inet' or not addr.get('local'):
+                continue
+            prefix = addr.get('prefixlen', 32)
+            for field in ('local', 'address'):  # 'address' is the peer of a point-to-point link
+                if addr.get(field) and _ipv4_network(addr[field], prefix):
+                    found.append(InUse(_ipv4_network(addr[field], prefix),
+                                       'address %s/%s on interface %s' % (addr[field], prefix, name), (name,)))
+    return found
+
+
+def routes_in_use(routes):
+    """InUse for each IPv4 route in ``routes``, the JSON of ``ip -j -4 route show table all``.
+
+    A default route (0.0.0.0/0) is no claim on any subnet and is left out.
+    """
+    found = []
+    for route in routes or ():
+        dst = route.get('dst')
+        if not dst or dst == 'default':
+            continue
+        net = _ipv4_network(dst)
+        if net is None or net.prefixlen == 0:
+            continue
+        devs = [route['dev']] if route.get('dev') else []
+        devs += [hop['dev'] for hop in route.get('nexthops') or () if hop.get('dev')]
+        words = ['route %s' % dst]
+        if route.get('type') not in (None, 'unicast'):
+            words.insert(0, route['type'])
+        words += ['dev %s' % dev for dev in devs]
+        if route.get('gateway'):
+            words.append('via %s' % route['gateway'])
+        if route.get('table') not in (None, 'main'):
+            words.append('table %s' % route['table'])
+        found.append(InUse(net, ' '.join(words), tuple(devs)))
+    return found
+
+
+def proc_routes_in_use(text):
+    """InUse for each route of ``/proc/net/route`` (the main table; libvirt checks the same)."""
+    found = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        try:
+            dest, mask = (ipaddress.IPv4Address(bytes.fromhex(value)[::-1]) for value in (fields[1], fields[7]))
+            net = ipaddress.IPv4Network('%s/%s' % (dest, mask), strict=False)
+        except ValueError:  # the header, or a line we do not understand
+            continue
+        if net.prefixlen:
+            found.append(InUse(net, 'route %s dev %s' % (net, fields[0]), (fields[0],)))
+    return found
+
+
+def _ip_json(args):
+    """The parsed JSON ``ip -j <args>`` prints, or None when ``ip`` is missing or fails."""
+    ip = shutil.which('ip') or next((path for path in ('/usr/sbin/ip', '/sbin/ip') if os.path.exists(path)), None)
+    if ip is None:
+        return None
+    try:
+        proc = subprocess.run([ip, '-j'] + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=30, check=False)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+
+
+def _read_proc_route():
+    try:
+        with open('/proc/net/route') as handle:
+            return handle.read()
+    except (IOError, OSError):
+        return ''
+
+
+def host_in_use():
+    """InUse for every IPv4 address (any interface, up or down) and route (any table) of this host.
+
+    Read from the kernel with ``ip -j``; without a working ``ip`` only the
+    routes of ``/proc/net/route`` (what libvirt itself checks) are seen.
+    """
+    found = addresses_in_use(_ip_json(['-4', 'addr', 'show']))
+    routes = _ip_json(['-4', 'route', 'show', 'table', 'all'])
+    return found + (routes_in_use(routes) if routes is not None else proc_routes_in_use(_read_proc_route()))
+
+
+def _xml_networks(xml):
+    """(name, bridge, [IPv4Network]) of one libvirt network XML."""
+    root = etree.fromstring(xml.encode('utf-8') if isinstance(xml, str) else xml)
+    bridge = root.find('bridge')
+    nets = []
+    for ip in root.findall('ip'):
+        if ip.get('family', 'ipv4') != 'ipv4' or not ip.get('address'):
+            continue
+        net = _ipv4_network(ip.get('address'), ip.get('prefix') or ip.get('netmask') or '24')
+        if net is not None:
+            nets.append(net)
+    return root.findtext('name'), bridge.get('name') if bridge is not None else None, nets
+
+
+def libvirt_in_use(conn):
+    """InUse for the IPv4 subnet of every libvirt network on ``conn``, running or only defined."""
+    found = []
+    try:
+        for net in conn.listAllNetworks():
+            descs = [net.XMLDesc(0)]
+            if net.isActive() and net.isPersistent():
+                descs.append(net.XMLDesc(libvirt_conn.libvirt.VIR_NETWORK_XML_INACTIVE))
+            for xml in descs:
+                name, bridge, nets = _xml_networks(xml)
+                holder = 'libvirt network %s%s' % (name, ' (bridge %s)' % bridge if bridge else '')
+                found += [InUse(subnet, holder, tuple(item for item in (name, bridge) if item)) for subnet in nets]
+    except libvirt_conn.libvirt.libvirtError as err:
+        raise LeaseError('cannot list the libvirt networks to check which subnets are in use: %s'
+                         % err.get_error_message())
+    return found
+
+
+def _in_use(conn, own, host):
+    """The InUse entries that count: host (when ``host``) and ``conn``'s, minus those named in ``own``."""
+    found = (host_in_use() if host else []) + (libvirt_in_use(conn) if conn is not None else [])
+    own = set(own or ())
+    return [entry for entry in found if not own.intersection(entry.names)]
+
+
+def _colliding(in_use, cidr):
+    """The holders (deduplicated, in order) of what in ``in_use`` overlaps the /24 ``cidr``."""
+    net = ipaddress.IPv4Network(cidr)
+    holders = []
+    for entry in in_use:
+        if entry.network.overlaps(net) and entry.holder not in holders:
+            holders.append(entry.holder)
+    return holders
+
+
 # --- acquire and release ----------------------------------------------------
 
 def _lock(lease_dir, timeout):
@@ -440,8 +608,15 @@ def _lock(lease_dir, timeout):
                      what='subnet leases in %s' % lease_dir)
 
 
-def _exhausted(lease_dir, pool):
-    leases = [lease for lease in list_leases(lease_dir, pool) if lease['octet'] in pool]
+def _some(items, limit=10):
+    """``items`` joined by ', ', at most ``limit`` of them and how many more."""
+    return ', '.join(items[:limit]) + (' and %d more' % (len(items) - limit) if len(items) > limit else '')
+
+
+def _exhausted(lease_dir, pool, busy):
+    """The error of a pool without a free /24: who holds the leases, which cannot be read, what the host uses."""
+    leases = [lease for lease in list_leases(lease_dir, pool) if lease['octet'] in pool and lease['taken']]
+    taken = set(lease['octet'] for lease in leases)
     holders = collections.OrderedDict()
     unreadable = []
     for lease in leases:
@@ -449,19 +624,23 @@ def _exhausted(lease_dir, pool):
             unreadable.append('%s %s' % (lease['path'], lease['problem']))
         else:
             holders.setdefault(lease['owner'], []).append(str(lease['octet']))
-    shown = ['%s: %s' % (owner, ', '.join(octets)) for owner, octets in list(holders.items())[:10]]
-    if len(holders) > 10:
-        shown.append('and %d more owners' % (len(holders) - 10))
+    parts = []
+    if holders:
+        parts.append('held by %s' % '; '.join(
+            ['%s: %s' % (owner, ', '.join(octets)) for owner, octets in list(holders.items())[:10]]
+            + (['and %d more owners' % (len(holders) - 10)] if len(holders) > 10 else [])))
     if unreadable:
-        shown.append('unreadable lease files, counted as taken (fix or remove them): %s'
-                     % ', '.join(unreadable[:10]) + (' and %d more' % (len(unreadable) - 10) if len(unreadable) > 10 else ''))
-    return LeaseError(
-        'no free subnet in pool %s: all %d subnets are leased (%d lease files in %s); '
-        'held by %s' % (pool, pool.last - pool.first + 1, len(leases), lease_dir, '; '.join(shown)))
+        parts.append('unreadable lease files, counted as taken (fix or remove them): %s' % _some(unreadable))
+    used = ['%s (%s)' % (pool.cidr(octet), ', '.join(what)) for octet, what in busy.items() if octet not in taken]
+    if used:
+        parts.append('in use on this host: %s' % _some(used))
+    return LeaseError('no free subnet in pool %s: all %d subnets are leased%s (%d lease files in %s); %s'
+                      % (pool, pool.last - pool.first + 1, ' or in use on this host' if used else '',
+                         len(leases), lease_dir, '; '.join(parts)))
 
 
-def _pick(lease_dir, pool, owner, wanted):
-    """(octet, already held by owner) for a wanted octet or the first free/stale one."""
+def _pick(lease_dir, pool, owner, wanted, in_use):
+    """(octet, already held by owner) for a wanted octet or the first free/stale one not in use on the host."""
     present = set(_lease_octets(lease_dir))
     if wanted is not None:
         path = lease_path(lease_dir, wanted)
@@ -475,11 +654,21 @@ def _pick(lease_dir, pool, owner, wanted):
             raise LeaseError('subnet %s is leased to %s (uuid %s) in %s%s'
                              % (pool.cidr(wanted), holder.path, holder.uuid, lease_dir,
                                 ': %s' % problem if problem else ''))
+        holders = _colliding(in_use(), pool.cidr(wanted))
+        if holders:
+            raise LeaseError('subnet %s is already in use on this host: %s; ask for another subnet or remove that first'
+                             % (pool.cidr(wanted), '; '.join(holders)))
         return wanted, False
+    busy, seen = collections.OrderedDict(), None
     for octet in pool.octets():
-        if octet not in present or not _lease_state(lease_path(lease_dir, octet))[1]:
+        if octet in present and _lease_state(lease_path(lease_dir, octet))[1]:
+            continue
+        seen = in_use() if seen is None else seen
+        holders = _colliding(seen, pool.cidr(octet))
+        if not holders:
             return octet, False
-    raise _exhausted(lease_dir, pool)
+        busy[octet] = holders
+    raise _exhausted(lease_dir, pool, busy)
 
 
 def _lease_result(lease_dir, pool, owner, octet, new):
@@ -488,27 +677,37 @@ def _lease_result(lease_dir, pool, owner, octet, new):
                 path=lease_path(lease_dir, octet), owner=owner.path, uuid=owner.uuid, new=new)
 
 
-def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_run=False):
+def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_run=False,
+            conn=None, own=(), host=True):
     """Lease a /24 for ``owner`` (an Owner) and return it as a dict.
 
     ``subnet`` asks for one /24 (see parse_subnet); held by the same owner it
-    is simply returned (``new`` False), held by a live owner or outside the
-    pool it is an error. Without ``subnet`` the first free or stale /24 of
-    ``pool`` is taken. ``dry_run`` only says what would be leased.
+    is simply returned (``new`` False); taken (see list_leases), in use on the
+    host or outside the pool it is an error. Without ``subnet`` the first /24
+    of ``pool`` that is neither taken nor in use is leased.
+
+    In use: an address or route of this host's kernel that overlaps the /24
+    (``host``; see host_in_use) or the subnet of a libvirt network on
+    ``conn`` (when given). Entries of the interfaces or libvirt networks
+    named in ``own`` (the caller's own network and bridge) do not count.
+    ``dry_run`` only says what would be leased.
     Keys: octet, subnet (CIDR), gateway, path, owner, uuid, new.
     """
     owner = Owner(*owner)
     pool = parse_pool(pool)
     wanted = None if subnet is None else parse_subnet(subnet, pool)
+
+    def in_use():
+        return _in_use(conn, own, host)
     _check_lease_dir(lease_dir, write=True)  # check mode too: it must predict this failure
     if dry_run:
         with _lease_dir_errors(lease_dir, 'read leases'):
-            octet, held = _pick(lease_dir, pool, owner, wanted)
+            octet, held = _pick(lease_dir, pool, owner, wanted, in_use)
         return _lease_result(lease_dir, pool, owner, octet, not held)
     with _lease_dir_errors(lease_dir, 'lease a subnet'):
         with _lock(lease_dir, timeout):
             _sweep_temp_files(lease_dir)
-            octet, held = _pick(lease_dir, pool, owner, wanted)
+            octet, held = _pick(lease_dir, pool, owner, wanted, in_use)
             if not held:
                 write_json(lease_path(lease_dir, octet), [owner.path, owner.uuid])
     return _lease_result(lease_dir, pool, owner, octet, not held)

@@ -7,6 +7,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 
@@ -221,3 +222,66 @@ def test_leases_of_a_run_killed_before_saving_its_state_are_found_and_released(t
     assert sl.leases_of(lease_dir, owner) == []
     assert [lease['owner'] for lease in sl.list_leases(lease_dir)] == [other.path]
     assert sl.acquire(lease_dir, other)['subnet'] == '192.168.200.0/24'
+
+
+# --- subnets the lab's own kernel and libvirt already use ------------------------
+
+def _own_network_namespace():
+    """True inside the lab's network namespace (never add interfaces to the machine's own)."""
+    lab = os.environ.get('LAGO_LAB')
+    found = subprocess.run(['ip', 'netns', 'identify', str(os.getpid())], stdout=subprocess.PIPE,
+                           universal_newlines=True, check=False).stdout.split()
+    return bool(lab) and lab in found
+
+
+@pytest.fixture
+def dummy_interface(unique_name):
+    if not _own_network_namespace():
+        pytest.fail('this test adds an interface: run it inside the lab (hack/lab exec)')
+    # A dummy interface; kernels without the dummy driver (this lab's) get an empty bridge instead.
+    if subprocess.call(['ip', 'link', 'add', unique_name, 'type', 'dummy'], stderr=subprocess.DEVNULL) != 0:
+        subprocess.check_call(['ip', 'link', 'add', unique_name, 'type', 'bridge'])
+    try:
+        yield unique_name
+    finally:
+        subprocess.call(['ip', 'link', 'del', unique_name])
+    assert unique_name not in subprocess.check_output(['ip', '-o', 'link'], universal_newlines=True)
+
+
+def test_lease_skips_a_subnet_with_an_address_on_a_dummy_interface(tmp_path, dummy_interface):
+    lease_dir = str(tmp_path / 'subnets')
+    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    first = sl.acquire(lease_dir, owner, dry_run=True)
+    gateway = '%s/24' % first['gateway']
+    subprocess.check_call(['ip', 'addr', 'add', gateway, 'dev', dummy_interface])  # link down: no route yet
+    lease = sl.acquire(lease_dir, owner)
+    assert lease['octet'] > first['octet'], 'the first candidate %s holds an address' % first['subnet']
+    with pytest.raises(sl.LeaseError) as err:
+        sl.acquire(lease_dir, owner, subnet=first['subnet'])
+    assert str(err.value).startswith('subnet %s is already in use on this host: address %s on interface %s; '
+                                     % (first['subnet'], gateway, dummy_interface))
+    assert str(err.value).endswith('; ask for another subnet or remove that first')
+    subprocess.check_call(['ip', 'link', 'set', dummy_interface, 'up'])
+    with pytest.raises(sl.LeaseError) as err:
+        sl.acquire(lease_dir, owner, subnet=first['subnet'])
+    assert 'route %s dev %s' % (first['subnet'], dummy_interface) in str(err.value)
+    assert sl.list_leases(lease_dir)[0]['octet'] == lease['octet'] and len(sl.list_leases(lease_dir)) == 1
+    subprocess.check_call(['ip', 'link', 'del', dummy_interface])
+    assert sl.acquire(lease_dir, owner, dry_run=True)['subnet'] == first['subnet']
+
+
+def test_lease_skips_the_subnet_of_a_defined_libvirt_network(tmp_path, libvirt_uri, unique_name):
+    from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn
+    conn = libvirt_conn.connect(libvirt_uri)
+    lease_dir = str(tmp_path / 'subnets')
+    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    first = sl.acquire(lease_dir, owner, conn=conn, dry_run=True)
+    net = conn.networkDefineXML("<network><name>%s</name><bridge name='%s'/><ip address='%s' prefix='24'/></network>"
+                                % (unique_name, unique_name, first['gateway']))
+    try:
+        lease = sl.acquire(lease_dir, owner, conn=conn)
+        assert lease['octet'] > first['octet']
+        with pytest.raises(sl.LeaseError, match='libvirt network %s \\(bridge %s\\)' % (unique_name, unique_name)):
+            sl.acquire(lease_dir, owner, subnet=first['subnet'], conn=conn)
+    finally:
+        net.undefine()
