@@ -14,6 +14,14 @@ directory (the kernel drops it when its holder dies) and every lease file is
 written to a temporary name and renamed, so a crash leaves either no lease or
 a whole one.
 
+Taken, stale and in use (the rules, also in docs/PREFIX.md): a /24 is taken
+while its lease names a live owner, or its lease file or its owner's uuid
+file exists but cannot be read (never handed out nor overwritten); it is
+stale once the owner's uuid file is gone or holds another uuid. A /24 that
+overlaps an address or route of the host (host_in_use) or, given a libvirt
+connection, a libvirt network's subnet is in use: skipped when choosing, an
+error when asked for. release_all takes back every lease of one owner.
+
 A lease directory hands out third octets: pools with different bases that
 share a directory share the octets too (never a double lease, at worst a
 subnet left unused). Give each base its own directory to avoid that.

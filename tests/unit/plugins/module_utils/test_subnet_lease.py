@@ -535,8 +535,8 @@ def test_exhausted_pool_says_which_subnets_the_host_uses(lease_dir, make_owner, 
     first = make_owner('p1')
     sl.acquire(lease_dir, first, pool=pool)
     kernel.routes.append({'dst': '10.9.2.0/24', 'dev': 'tun0', 'flags': []})
-    kernel.routes.append({'dst': '10.9.3.0/24', 'nexthops': [{'gateway': '192.0.2.7', 'dev': 'eth0'},
-                                                              {'gateway': '192.0.2.8', 'dev': 'eth1'}], 'flags': []})
+    hops = [{'gateway': '192.0.2.7', 'dev': 'eth0'}, {'gateway': '192.0.2.8', 'dev': 'eth1'}]
+    kernel.routes.append({'dst': '10.9.3.0/24', 'nexthops': hops, 'flags': []})
     with pytest.raises(LeaseError) as err:
         sl.acquire(lease_dir, make_owner('p2'), pool=pool)
     message = str(err.value)
