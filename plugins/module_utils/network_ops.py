@@ -130,7 +130,8 @@ def _plan_present(conn, req, owner, names):
     lease = None
     if req.net_type != 'bridge':
         asked = _subnet_to_ask(req, owner, actual)
-        lease = subnet_lease.acquire(req.lease_dir, owner, asked, req.pool, dry_run=True)
+        # Subnets other networks of the host and of libvirt hold are skipped; this network's own are not.
+        lease = subnet_lease.acquire(req.lease_dir, owner, asked, req.pool, dry_run=True, conn=conn, own=names)
     wanted = req.describe(names, lease)
     net_steps = network.plan(current, wanted, req.state)
     given_up = _given_up(req, owner, actual, wanted)
@@ -144,7 +145,7 @@ def _plan_present(conn, req, owner, names):
         with Rollback() as undo:
             made_owner = _ensure_owner(req, owner, undo)
             if lease is not None:
-                taken = subnet_lease.acquire(req.lease_dir, owner, asked, req.pool)
+                taken = subnet_lease.acquire(req.lease_dir, owner, asked, req.pool, conn=conn, own=names)
                 if taken['new']:
                     undo.push('lease %s' % taken['subnet'],
                               lambda: subnet_lease.release(req.lease_dir, owner, taken['subnet']))

@@ -59,8 +59,10 @@ options:
     description:
       - The /24 to use, as its third octet (V(201)), its CIDR (V(192.168.201.0/24)) or an
         address in it (Lago's C(gw), V(192.168.201.1)). It must be in O(pool) and is leased
-        for the owner; a subnet leased by another live owner is an error.
-      - Without it the network keeps the subnet it already has, or leases the first free one.
+        for the owner; a subnet leased by another live owner, or in use on the host (an address
+        or route of any interface, or another libvirt network), is an error naming what holds it.
+      - Without it the network keeps the subnet it already has, or leases the first free one
+        that the host does not use already (see docs/PREFIX.md, Subnet leases).
     type: str
   pool:
     description:

@@ -95,3 +95,21 @@ def test_absent_releases_the_asked_subnet_of_a_prefix_owner(lease_dir, tmp_path)
     assert plan.steps == ['release']
     plan.apply()
     assert leases(lease_dir) == [206] and os.path.exists(owner.path)
+
+
+def test_subnets_of_other_libvirt_networks_are_skipped_but_not_its_own(lease_dir):
+    conn = FakeConn()
+    conn.networkDefineXML("<network><name>default</name><bridge name='virbr0'/>"
+                          "<ip address='192.168.200.1' netmask='255.255.255.0'/></network>")
+    req = request(lease_dir)
+    plan = ops.plan_network(conn, req)
+    assert plan.after['subnet'] == '192.168.201.0/24'
+    applied = plan.apply()
+    assert applied['after']['subnet'] == '192.168.201.0/24' and leases(lease_dir) == [201]
+    # Its lease lost, the network takes its own subnet again: its own libvirt network does not count.
+    os.remove(os.path.join(lease_dir, '201.lease'))
+    assert ops.plan_network(conn, req).steps == ['lease']
+    assert ops.plan_network(conn, req).apply()['after']['subnet'] == '192.168.201.0/24'
+    with pytest.raises(LeaseError, match=r'subnet 192\.168\.200\.0/24 is already in use on this host: '
+                                         r'libvirt network default \(bridge virbr0\)'):
+        ops.plan_network(conn, request(lease_dir, subnet='192.168.200.0/24'))
