@@ -92,11 +92,14 @@ seealso:
 '''
 
 EXAMPLES = r'''
+# Each document below is one configuration file.
+---
 # lab.lago.yml -- the VMs of one prefix
 plugin: lago.lago.lago
 prefixes:
   - ~/labs/ovirt
 
+---
 # all.lago.yml -- every prefix under a directory, named apart, only running VMs,
 # with a group per distro taken from the VMs' metadata
 plugin: lago.lago.lago
@@ -112,6 +115,7 @@ compose:
 groups:
   engines: lago_vm_type == 'ovirt-engine'
 
+---
 # cached.lago.yml -- cache what was read for an hour
 plugin: lago.lago.lago
 prefixes: [prefix]
