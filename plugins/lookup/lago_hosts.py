@@ -23,6 +23,9 @@ description:
     C(lago_net_<net>) and the VM's C(groups) from the init file.
     C(ansible_python_interpreter) (V(/usr/bin/python3)) is a host variable here,
     where the inventory plugin sets it on the group C(lago).
+  - A path that is not an initialized prefix, a damaged C(state.json), two prefixes
+    with a VM of the same name (with O(host_name=vm)) or with the same directory name
+    (one C(lago_<prefix>) group) are errors that name the path or both prefixes.
 options:
   _terms:
     description: Paths of initialized prefixes (directories with a C(state.json)).
@@ -58,12 +61,19 @@ _raw:
   elements: dict
 '''
 
+import functools
+
 from ansible.errors import AnsibleLookupError
-from ansible.plugins.inventory import to_safe_group_name
+from ansible.inventory.group import to_safe_group_name
+from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.lago.lago.plugins.inventory.lago import (
-    PARENT_GROUP, PYTHON_INTERPRETER, host_names, host_vars, read_prefix_vms, vm_groups)
+from ansible_collections.lago.lago.plugins.module_utils import host_view
+from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
+
+# The inventory plugins' sanitizer (BaseInventoryPlugin._sanitize_group_name):
+# characters a group name cannot hold become _, silently.
+SAFE_GROUP_NAME = functools.partial(to_safe_group_name, force=True, silent=True)
 
 
 class LookupModule(LookupBase):
@@ -72,19 +82,23 @@ class LookupModule(LookupBase):
         self.set_options(var_options=variables, direct=kwargs)
         if not terms:
             raise AnsibleLookupError('lago_hosts: give at least one prefix path')
-        vms = []
-        for prefix in terms:
-            vms.extend(read_prefix_vms(prefix))
-        names = host_names(vms, prefixed=self.get_option('host_name') == 'prefixed')
-        hosts = []
-        for name, vm in zip(names, vms):
-            # the inventory plugins' sanitizer: characters a group cannot hold become _
-            lago_groups, user_groups = vm_groups(vm, to_safe_group_name)
-            groups = []
-            for group in [PARENT_GROUP] + lago_groups + user_groups:
-                if group not in groups:
-                    groups.append(group)
-            entry = dict(host_vars(vm), ansible_python_interpreter=PYTHON_INTERPRETER)
-            entry.update(name=name, groups=groups)
-            hosts.append(entry)
-        return hosts
+        try:
+            records = []
+            for prefix in terms:
+                records.extend(host_view.read_prefix(prefix))
+            hosts = host_view.hosts(records, prefixed=self.get_option('host_name') == 'prefixed',
+                                    sanitize=SAFE_GROUP_NAME)
+        except LagoError as err:
+            raise AnsibleLookupError('lago_hosts: %s' % to_native(err))
+        return [self._add_host_args(host) for host in hosts]
+
+    @staticmethod
+    def _add_host_args(host):
+        """The arguments of add_host for one host: its name, its groups (each once) and its variables."""
+        groups = []
+        for group in [host_view.PARENT_GROUP] + host.lago_groups + host.groups:
+            if group not in groups:
+                groups.append(group)
+        entry = dict(host.variables, ansible_python_interpreter=host_view.PYTHON_INTERPRETER)
+        entry.update(name=host.name, groups=groups)
+        return entry

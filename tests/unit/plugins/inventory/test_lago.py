@@ -1,183 +1,22 @@
 # -*- coding: utf-8 -*-
 """The inventory plugin lago.lago.lago, run through ansible-inventory.
 
-Prefixes are synthetic: a state.json as docs/PREFIX.md describes it, a key
-pair and a known_hosts, in a temp dir. The lab test at the end starts a real
-(disk-less) domain to check running_only against libvirt.
+Prefixes are synthetic (synthetic_prefix.py): a state.json, a key pair and a
+known_hosts in a temp dir. The lab test starts a real (disk-less) domain to
+check running_only against libvirt.
 """
 
 from __future__ import absolute_import, division, print_function
 
-import json
 import os
 import shlex
 import subprocess
 import sys
-import uuid
 
 import pytest
-import yaml
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ANSIBLE_INVENTORY = os.path.join(os.path.dirname(sys.executable), 'ansible-inventory')
-
-
-# --- synthetic prefixes -----------------------------------------------------
-
-def vm_state(short_id, name, number, nets=('lan',), vm_type='default', groups=(), ssh_user='root',
-             metadata=None):
-    nics = [{'net': net, 'mac': '52:54:00:%s:%02x:%02x' % (short_id[:2], index, number),
-             'ip': '192.168.%d.%d' % (200 + index, number + 1)}
-            for index, net in enumerate(nets)]
-    return {
-        'libvirt_name': 'lago-%s-%s' % (short_id, name),
-        'vm_type': vm_type,
-        'groups': list(groups),
-        'memory': 1024,
-        'vcpu': 1,
-        'ssh_user': ssh_user,
-        'management_net': nets[0],
-        'address': nics[0]['ip'],
-        'nics': nics,
-        'disks': [{'name': 'root', 'dev': 'vda', 'type': 'empty', 'format': 'qcow2',
-                   'path': '/prefix/images/%s_root.qcow2' % name}],
-        'seed': '/prefix/seeds/%s.iso' % name,
-        'host_key': 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey %s' % name,
-        'metadata': metadata if metadata is not None else {},
-        'artifacts': ['/var/log'],
-        'snapshots': {},
-    }
-
-
-def net_state(short_id, name, index, management):
-    return {
-        'libvirt_name': 'lago-%s-%s' % (short_id, name), 'bridge': 'lg%s%d' % (short_id, index),
-        'type': 'nat', 'management': management, 'subnet': '192.168.%d.0/24' % (200 + index),
-        'gateway': '192.168.%d.1' % (200 + index), 'leased': True,
-        'dhcp': {'start': '192.168.%d.100' % (200 + index), 'end': '192.168.%d.254' % (200 + index)},
-        'dns_domain': 'lago.local', 'mtu': 1500,
-    }
-
-
-def make_prefix(path, vms, nets=('lan',), libvirt_uri='qemu:///system'):
-    """A prefix directory at ``path`` with ``vms`` ({name: vm_state(...)})."""
-    prefix_uuid = uuid.uuid4().hex
-    os.makedirs(path)
-    state = {
-        'version': 1, 'uuid': prefix_uuid, 'short_id': prefix_uuid[:8], 'path': str(path),
-        'libvirt_uri': libvirt_uri, 'virt_type': 'qemu', 'template_repo': '/repo.json',
-        'template_store': '/var/lib/lago/store', 'lease_dir': '/var/lib/lago/subnets',
-        'nets': {net: net_state(prefix_uuid[:8], net, index, index == 0) for index, net in enumerate(nets)},
-        'vms': vms,
-    }
-    write_state(path, state)
-    with open(os.path.join(path, 'uuid'), 'w') as handle:
-        handle.write(prefix_uuid)
-    for name, mode in (('id_rsa', 0o600), ('id_rsa.pub', 0o644), ('known_hosts', 0o644)):
-        with open(os.path.join(path, name), 'w') as handle:
-            handle.write('synthetic\n')
-        os.chmod(os.path.join(path, name), mode)
-    return state
-
-
-def write_state(path, state):
-    with open(os.path.join(path, 'state.json'), 'w') as handle:
-        json.dump(state, handle, indent=2)
-
-
-def read_state(path):
-    with open(os.path.join(path, 'state.json')) as handle:
-        return json.load(handle)
-
-
-@pytest.fixture
-def two_vm_prefix(tmp_path):
-    """prefix 'lab': vm01 (engine, on lan+storage), vm02 (host, on lan)."""
-    path = str(tmp_path / 'lab')
-    short_id = 'aaaa0000'
-    make_prefix(path, {
-        'vm01': vm_state(short_id, 'vm01', 1, nets=('lan', 'storage'), vm_type='ovirt-engine',
-                         groups=['engines', 'web-servers'],
-                         metadata={'deploy-scripts': ['/p/scripts/vm01/01-setup.sh'], 'distro': 'el8'}),
-        'vm02': vm_state(short_id, 'vm02', 2, vm_type='ovirt-host', ssh_user='cloud',
-                         metadata={'distro': 'debian'}),
-    }, nets=('lan', 'storage'))
-    return path
-
-
-# --- running ansible-inventory ------------------------------------------------
-
-@pytest.fixture(scope='session')
-def collections_path(tmp_path_factory):
-    """A collections path holding this working tree as lago.lago."""
-    root = tmp_path_factory.mktemp('collections')
-    namespace = root / 'ansible_collections' / 'lago'
-    namespace.mkdir(parents=True)
-    os.symlink(REPO, str(namespace / 'lago'))
-    return str(root)
-
-
-@pytest.fixture
-def inventory(tmp_path, collections_path):
-    """run(config) -> (rc, parsed --list output or None, stderr)."""
-    workdir = tmp_path / 'ansible'
-    workdir.mkdir()
-    (workdir / 'ansible.cfg').write_text('[defaults]\n')  # no user or system config leaks in
-
-    def run(config, name='lab.lago.yml', directory=None, extra_args=(), env=None):
-        config_path = os.path.join(str(directory or tmp_path), name)
-        with open(config_path, 'w') as handle:
-            yaml.safe_dump(dict({'plugin': 'lago.lago.lago'}, **config), handle)
-        full_env = dict(os.environ)
-        full_env.update({
-            'ANSIBLE_COLLECTIONS_PATH': collections_path,
-            'ANSIBLE_INVENTORY_ENABLED': 'lago.lago.lago',
-            # A source that fails to parse fails the command, with the plugin's message.
-            'ANSIBLE_INVENTORY_UNPARSED_FAILED': 'true',
-            'ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED': 'true',
-            'ANSIBLE_LOCAL_TEMP': str(workdir),
-            'ANSIBLE_CONFIG': str(workdir / 'ansible.cfg'),
-            'ANSIBLE_NOCOLOR': '1',
-            'ANSIBLE_FORCE_COLOR': '0',
-        })
-        full_env.update(env or {})
-        proc = subprocess.run([ANSIBLE_INVENTORY, '-i', config_path, '--list'] + list(extra_args),
-                              cwd=str(workdir), env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=120, check=False)
-        listing = json.loads(proc.stdout, object_hook=trusted) if proc.returncode == 0 else None
-        return proc.returncode, listing, ' '.join(proc.stderr.split())
-    return run
-
-
-def trusted(obj):
-    """ansible-inventory writes strings that are not trusted as templates (all
-    of state.json) as {"__ansible_unsafe": "..."}; the tests compare the values."""
-    return obj['__ansible_unsafe'] if set(obj) == {'__ansible_unsafe'} else obj
-
-
-def ok(result):
-    rc, listing, stderr = result
-    assert rc == 0, stderr
-    return listing
-
-
-def failed(result):
-    rc, _listing, stderr = result
-    assert rc != 0, 'ansible-inventory succeeded'
-    return stderr
-
-
-def hosts_of(listing, group):
-    """Every host in ``group`` and its children."""
-    entry = listing.get(group, {})
-    hosts = set(entry.get('hosts', []))
-    for child in entry.get('children', []):
-        hosts |= hosts_of(listing, child)
-    return hosts
-
-
-def hostvars(listing):
-    return listing['_meta']['hostvars']
+from ansible_collections.lago.lago.tests.unit.plugins.synthetic_prefix import (
+    failed, hosts_of, hostvars, make_prefix, ok, read_state, vm_state, write_state)
 
 
 # --- hosts and variables -------------------------------------------------------
@@ -385,21 +224,23 @@ def test_directory_without_state_is_an_error_naming_it(inventory, tmp_path):
     empty = tmp_path / 'empty'
     empty.mkdir()
     message = failed(inventory({'prefixes': [str(empty)]}))
-    assert '%s is not an initialized Lago prefix: it has no state.json' % empty in message
+    assert 'lago inventory: %s is not an initialized lago prefix (no state.json)' % empty in message
 
 
 def test_unreadable_state_is_an_error_naming_the_file(inventory, tmp_path):
     prefix = tmp_path / 'lab'
     make_prefix(str(prefix), {})
     (prefix / 'state.json').write_text('{"version": 1, ')
-    assert 'cannot read %s' % (prefix / 'state.json') in failed(inventory({'prefixes': [str(prefix)]}))
+    message = failed(inventory({'prefixes': [str(prefix)]}))
+    assert 'lago inventory: %s is damaged (not valid JSON' % (prefix / 'state.json') in message
 
 
-def test_other_state_version_is_an_error(inventory, tmp_path):
+def test_other_state_version_is_an_error_naming_the_file(inventory, tmp_path):
     prefix = str(tmp_path / 'lab')
     state = make_prefix(prefix, {})
     write_state(prefix, dict(state, version=2))
-    assert 'has state version 2; this plugin reads version 1' in failed(inventory({'prefixes': [prefix]}))
+    message = failed(inventory({'prefixes': [prefix]}))
+    assert '%s: state.json version 2 is not supported (expected 1)' % os.path.join(prefix, 'state.json') in message
 
 
 def test_vm_without_address_is_an_error(inventory, tmp_path):
@@ -407,7 +248,8 @@ def test_vm_without_address_is_an_error(inventory, tmp_path):
     vm = vm_state('abab0000', 'vm01', 1)
     del vm['address']
     make_prefix(prefix, {'vm01': vm})
-    assert 'vms.vm01 has no address' in failed(inventory({'prefixes': [prefix]}))
+    message = failed(inventory({'prefixes': [prefix]}))
+    assert '%s: vms.vm01 has no address' % os.path.join(prefix, 'state.json') in message
 
 
 @pytest.mark.parametrize('config, words', [
@@ -491,60 +333,3 @@ def test_running_only_with_an_unreachable_libvirt_is_an_error(inventory, two_vm_
     message = failed(inventory({'prefixes': [two_vm_prefix], 'running_only': True,
                                 'libvirt_uri': 'qemu+unix:///system?socket=/nonexistent/sock'}))
     assert 'running_only: cannot connect to libvirt at qemu+unix:///system?socket=/nonexistent/sock' in message
-
-
-# --- the lago_hosts lookup: the same hosts for add_host ----------------------------
-
-@pytest.fixture
-def lago_hosts(tmp_path, collections_path):
-    """run(terms, **options) -> (rc, query('lago.lago.lago_hosts', ...) or None, output)."""
-    workdir = tmp_path / 'lookup'
-    workdir.mkdir()
-    (workdir / 'ansible.cfg').write_text('[defaults]\n')
-    out = workdir / 'hosts.json'
-
-    def run(terms, **options):
-        play = [dict(hosts='localhost', gather_facts=False, tasks=[
-            {'ansible.builtin.copy': dict(content='{{ hosts | to_json }}', dest=str(out)),
-             'vars': {'hosts': "{{ query('lago.lago.lago_hosts', *terms, **options) }}",
-                      'terms': terms, 'options': options}}])]
-        (workdir / 'play.yml').write_text(json.dumps(play))
-        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path, ANSIBLE_CONFIG=str(workdir / 'ansible.cfg'),
-                   ANSIBLE_LOCAL_TEMP=str(workdir), ANSIBLE_NOCOLOR='1', ANSIBLE_LOCALHOST_WARNING='false',
-                   ANSIBLE_INVENTORY_UNPARSED_WARNING='false')
-        proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), 'ansible-playbook'), 'play.yml'],
-                              cwd=str(workdir), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              universal_newlines=True, timeout=120, check=False)
-        result = json.loads(out.read_text()) if proc.returncode == 0 else None
-        return proc.returncode, result, ' '.join((proc.stdout + proc.stderr).split())
-    return run
-
-
-def test_lookup_gives_add_host_the_inventory_plugins_hosts(inventory, lago_hosts, two_vm_prefix):
-    listing = ok(inventory({'prefixes': [two_vm_prefix]}))
-    rc, hosts, output = lago_hosts([two_vm_prefix])
-    assert rc == 0, output
-    assert [host['name'] for host in hosts] == ['vm01', 'vm02']
-    for host in hosts:
-        name = host.pop('name')
-        groups = host.pop('groups')
-        assert host == hostvars(listing)[name]
-        assert set(groups) == {group for group in listing if group != '_meta' and name in hosts_of(listing, group)
-                               and group not in ('all', 'ungrouped')}
-    assert hosts[0]['lago_deploy_scripts'] == ['/p/scripts/vm01/01-setup.sh']
-
-
-def test_lookup_names_prefixed_hosts_and_refuses_clashes(lago_hosts, tmp_path):
-    one, two = str(tmp_path / 'one'), str(tmp_path / 'two')
-    make_prefix(one, {'vm01': vm_state('ffff0001', 'vm01', 1)})
-    make_prefix(two, {'vm01': vm_state('ffff0002', 'vm01', 1)})
-    rc, _hosts, output = lago_hosts([one, two])
-    assert rc != 0 and 'host vm01 would be VM vm01 of prefix %s and VM vm01 of prefix %s' % (one, two) in output
-    rc, hosts, output = lago_hosts([one, two], host_name='prefixed')
-    assert rc == 0, output
-    assert [host['name'] for host in hosts] == ['one-vm01', 'two-vm01']
-
-
-def test_lookup_of_a_missing_prefix_is_an_error_naming_it(lago_hosts, tmp_path):
-    rc, _hosts, output = lago_hosts([str(tmp_path / 'nowhere')])
-    assert rc != 0 and 'prefix %s does not exist' % (tmp_path / 'nowhere') in output
