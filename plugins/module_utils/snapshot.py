@@ -34,8 +34,12 @@ from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Pref
 
 
 def check_name(name, what='snapshot'):
+    """A snapshot's name (no dots: see values.snapshot_name) or, for ``what`` 'pool state', a pool state's."""
     try:
-        values.snapshot_name(name, what)
+        if what == 'pool state':
+            values.pool_state_name(name)
+        else:
+            values.snapshot_name(name, what)
     except SpecError as err:
         raise SnapshotError(str(err))
 

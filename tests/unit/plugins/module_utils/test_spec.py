@@ -787,3 +787,15 @@ def test_fractional_sizes_round_up_to_a_byte():
 def test_default_devs_after_the_last_letter():
     raw = minimal(disks=[{'type': 'empty', 'size': '1G', 'dev': 'vdz'}, {'type': 'empty', 'size': '1G'}])
     assert [disk['dev'] for disk in normalize_spec(raw)['domains']['vm01']['disks']] == ['vdz', 'vda']
+
+
+def test_a_disk_name_with_a_dot_is_refused_naming_the_key():
+    # web01's disk root.s1 would be images/web01_root.s1.qcow2: the running overlay of disk
+    # root once snapshot s1 is taken (prefix_state.Layout image and overlay), which its
+    # creation would overwrite.
+    raw = minimal(disks=[{'type': 'template', 'template_name': 'debian12', 'name': 'root'},
+                         {'type': 'empty', 'size': '1G', 'name': 'root.s1'}])
+    raw['domains'] = {'web01': raw['domains']['vm01']}
+    message = error_of(raw)
+    assert message.startswith("domains.web01.disks[1].name: invalid disk name 'root.s1'")
+    assert '"." is refused' in message
