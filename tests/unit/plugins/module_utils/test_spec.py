@@ -424,7 +424,7 @@ def test_independent_problems_across_nets_vms_nics_and_disks():
         'extra: unknown top-level key (the init file has domains: and nets:; a key that only holds shared '
         'settings must carry a YAML anchor, e.g. extra: &extra)',
         'nets.storage.mtu: must be between 68 and 65535, not 10',
-        'domains.vm01.vcpu: must be at least 1, not 0',
+        "domains.vm01.vcpu: 0 vCPUs: a VM has 1 to 255 (the most qemu's pc machine takes)",
         "domains.vm01.nics[1].net: unknown net 'lan2' (nets: lan, storage)",
         'domains.vm02.nics[0].ip: 10.0.0.1: .1 is the gateway of the leased subnet; use 2 to 254',
         'domains.vm02.disks[0].bogus: unknown key',
@@ -620,7 +620,7 @@ BAD_SPECS = [
     (minimal(memory='lots'), "domains.vm01.memory: must be an integer, not 'lots'"),
     (minimal(memory=True), 'domains.vm01.memory: must be an integer, not True'),
     (minimal(memory=1.5), 'domains.vm01.memory: must be an integer, not 1.5'),
-    (minimal(vcpu=0), 'domains.vm01.vcpu: must be at least 1, not 0'),
+    (minimal(vcpu=0), 'domains.vm01.vcpu: 0 vCPUs: a VM has 1 to 255'),
     (minimal(cpu=2), "domains.vm01.cpu: unknown key (did you mean 'vcpu'?)"),
     (minimal(nested=True), 'domains.vm01.nested: unknown key'),
     (minimal(type='ova'), "domains.vm01.type: Lago's OVA import (type: ova) is not supported"),
@@ -799,3 +799,22 @@ def test_a_disk_name_with_a_dot_is_refused_naming_the_key():
     message = error_of(raw)
     assert message.startswith("domains.web01.disks[1].name: invalid disk name 'root.s1'")
     assert '"." is refused' in message
+
+
+@pytest.mark.parametrize('key, value, fragment', [
+    ('memory', 0, 'domains.vm01.memory: 0 MiB: a VM needs memory'),
+    ('memory', -512, 'domains.vm01.memory: -512 MiB: a VM needs memory'),
+    ('memory', 4194304 + 1, 'domains.vm01.memory: 4194305 MiB is more than 1048576 MiB (1 TiB)'),
+    ('memory', 4 * GIB, 'domains.vm01.memory: %d MiB is more than 1048576 MiB' % (4 * GIB)),
+    ('vcpu', 0, 'domains.vm01.vcpu: 0 vCPUs: a VM has 1 to 255'),
+    ('vcpu', -1, 'domains.vm01.vcpu: -1 vCPUs: a VM has 1 to 255'),
+    ('vcpu', 256, 'domains.vm01.vcpu: 256 vCPUs: a VM has 1 to 255'),
+    ('vcpu', 4096, 'domains.vm01.vcpu: 4096 vCPUs: a VM has 1 to 255'),
+])
+def test_memory_and_vcpu_have_bounds_named_with_the_key_and_value(key, value, fragment):
+    assert error_of(minimal(**{key: value})).startswith(fragment)
+
+
+def test_the_largest_memory_and_vcpu_are_accepted():
+    vm = normalize_spec(minimal(memory=1048576, vcpu=255))['domains']['vm01']
+    assert (vm['memory'], vm['vcpu']) == (1048576, 255)
