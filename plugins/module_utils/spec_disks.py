@@ -153,7 +153,7 @@ def _pool_disk(raw, place, paths):
 
 
 def _pool_location(value, place, paths):
-    location = text(value, place).rstrip('/')
+    location = values.location(text(value, place).rstrip('/'), place, 'pool state')
     if values.is_remote_location(location):
         return location
     location = paths.local(location, place)

@@ -335,3 +335,24 @@ REMOTE_LOCATION_RE = re.compile(r'^(?P<host>(?:[^@/:\s]+@)?[^@/:\s]+):(?P<path>.
 def is_remote_location(location):
     """``[user@]host:path`` rather than a local path (which may hold a colon further on)."""
     return not location.startswith(('/', '.', '~', '$')) and bool(REMOTE_LOCATION_RE.match(location))
+
+
+def location(value, place=None, what='location'):
+    """A local path or ``[user@]host:path`` that no command reads as an option.
+
+    A location (or its user, host or remote path) starting with ``-`` would
+    reach ssh or rsync as an option (``-oProxyCommand=...:/pool`` runs a
+    command), so it is refused here, naming it, before any command runs.
+    """
+    if not isinstance(value, str) or not value.strip():
+        fail(place, '%s must be a path or [user@]host:/path, not %r' % (what, value))
+    dash = 'starts with "-", which ssh, rsync and other commands would take for an option'
+    if value.startswith('-'):
+        fail(place, '%s %r %s; write ./%s for a local directory of that name' % (what, value, dash, value))
+    if is_remote_location(value):
+        match = REMOTE_LOCATION_RE.match(value)
+        host = match.group('host').rpartition('@')[2]
+        for part, text in (('host', host), ('path', match.group('path'))):
+            if text.startswith('-'):
+                fail(place, '%s %r: its %s %r %s' % (what, value, part, text, dash))
+    return value

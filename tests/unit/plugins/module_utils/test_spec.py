@@ -818,3 +818,14 @@ def test_memory_and_vcpu_have_bounds_named_with_the_key_and_value(key, value, fr
 def test_the_largest_memory_and_vcpu_are_accepted():
     vm = normalize_spec(minimal(memory=1048576, vcpu=255))['domains']['vm01']
     assert (vm['memory'], vm['vcpu']) == (1048576, 255)
+
+
+@pytest.mark.parametrize('location, fragment', [
+    ('-oProxyCommand=touch x:/srv/pool/s1', "pool state '-oProxyCommand=touch x:/srv/pool/s1' starts with \"-\""),
+    ('me@host:-srv/pool/s1', "pool state 'me@host:-srv/pool/s1': its path '-srv/pool/s1' starts with \"-\""),
+])
+def test_a_pool_disk_location_ssh_would_take_for_an_option_is_refused(location, fragment):
+    raw = minimal(disks=[{'type': 'template', 'template_type': 'pool', 'path': location}])
+    assert error_of(raw) == ('domains.vm01.disks[0].path: %s, which ssh, rsync and other commands would take for an '
+                             'option' % fragment + ('; write ./%s for a local directory of that name' % location
+                                                    if location.startswith('-') else ''))

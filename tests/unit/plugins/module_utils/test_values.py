@@ -300,3 +300,22 @@ def test_next_free_dev():
 ])
 def test_remote_locations(location, remote):
     assert values.is_remote_location(location) is remote
+
+
+@pytest.mark.parametrize('location', ['/srv/pool', './-pool', 'me@host:/srv/pool', 'host:pool', 'a-b@c-d:/x-y'])
+def test_locations_that_no_command_reads_as_an_option(location):
+    assert values.location(location, 'pool') == location
+
+
+@pytest.mark.parametrize('location, fragment', [
+    ('-oProxyCommand=x:/p', "pool: location '-oProxyCommand=x:/p' starts with \"-\""),
+    ('-p', "pool: location '-p' starts with \"-\", which ssh, rsync and other commands would take for an option; "
+           "write ./-p for a local directory of that name"),
+    ('-l@host:/p', "pool: location '-l@host:/p' starts with \"-\""),
+    ('me@-host:/p', "pool: location 'me@-host:/p': its host '-host' starts with"),
+    ('me@host:--delete', "pool: location 'me@host:--delete': its path '--delete' starts with"),
+    ('', "pool: location must be a path or [user@]host:/path, not ''"),
+    (None, 'pool: location must be a path or [user@]host:/path, not None'),
+])
+def test_a_location_starting_with_a_dash_is_refused_naming_it(location, fragment):
+    assert message_of(values.location, location, 'pool').startswith(fragment)
