@@ -212,7 +212,7 @@ def running_domain(conn, vm):
     if dom is None:
         raise SnapshotError('domain %s is missing from libvirt: run lago_prefix with state=present '
                             'to define it again' % vm.libvirt_name)
-    return dom if dom.isActive() else None
+    return dom if domain.is_active(dom) else None
 
 
 def powers(conn, state, names):
