@@ -56,7 +56,11 @@ def _disk_devs(raws, place, problems):
         given[index] = dev
     devs = []
     for index in range(len(raws)):
-        devs.append(given[index] if index in given else values.next_free_dev(list(given.values()) + devs))
+        if index in given:
+            devs.append(given[index])
+            continue
+        # None: no name left (the problem names this disk's dev).
+        devs.append(problems.check(values.next_free_dev, list(given.values()) + devs, '%s[%d].dev' % (place, index)))
     return devs
 
 

@@ -317,14 +317,14 @@ def disk_dev(value, place=None):
     return _name(_DISK_DEV_RE, value, place, '%r is not a disk device name such as vda or sdb')
 
 
-def next_free_dev(used):
+def next_free_dev(used, place=None):
     """The first of vda..vdz, vdaa..vdzz that is not in ``used``."""
     used = set(used)
     for first in [''] + list(_LETTERS):
         for second in _LETTERS:
             if 'vd' + first + second not in used:
                 return 'vd' + first + second
-    fail(None, 'no virtio device name is left: vda to vdzz are all used')
+    fail(place, 'no virtio device name is left: vda to vdzz are all used')
 
 
 # --- locations -------------------------------------------------------------------
