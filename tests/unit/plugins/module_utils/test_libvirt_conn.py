@@ -55,10 +55,10 @@ def test_any_other_network_lookup_error_names_the_network():
 
 
 @pytest.mark.parametrize('call, operation', [
-    (lambda dom: domain.start(dom), 'reading the state'),
-    (lambda dom: domain.stop(dom), 'reading the state'),
-    (lambda dom: domain.destroy(dom), 'reading the state'),
-    (lambda dom: domain.state_name(dom), 'reading the state'),
+    (domain.start, 'reading the state'),
+    (domain.stop, 'reading the state'),
+    (domain.destroy, 'reading the state'),
+    (domain.state_name, 'reading the state'),
     (lambda dom: domain.remove(Conn(dom=dom), 'abcd1234-vm01'), 'reading whether it is persistent'),
     (lambda dom: domain.define(Conn(dom=dom), '<domain><name>abcd1234-vm01</name></domain>'), 'reading the uuid'),
 ])

@@ -91,8 +91,8 @@ def test_unknown_snapshot_is_named(export):
     ('me@host:-rf', "its path '-rf'"),
 ])
 @pytest.mark.parametrize('state', ['present', 'absent'])
-def test_a_location_ssh_would_take_for_an_option_is_refused_before_any_command(export, monkeypatch, tmp_path, location,
-                                                                              part, state):
+def test_a_location_ssh_would_take_for_an_option_is_refused_before_any_command(
+        export, monkeypatch, tmp_path, location, part, state):
     # Before: it reached ssh as an option, and the error said "could not lock state within 300s"
     # (or, as a local path, the pool was made in the current directory).
     monkeypatch.chdir(tmp_path)
