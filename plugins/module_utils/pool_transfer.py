@@ -132,9 +132,11 @@ class RemotePool(object):
         except LagoError as err:  # the command failed, or ssh itself is missing
             raise SnapshotError('pool %s: %s failed: %s' % (self, what, err))
 
-    def _rsync(self, args, what):
+    def _rsync(self, paths, what, options=()):
+        """rsync ``options`` then ``--`` then ``paths`` (sources and the destination)."""
         try:
-            run(['rsync', '--times', '--chmod=F644', '-e', ' '.join(shlex.quote(arg) for arg in self.ssh), '--'] + args)
+            run(['rsync', '--times', '--chmod=F644', '-e', ' '.join(shlex.quote(arg) for arg in self.ssh)]
+                + list(options) + ['--'] + list(paths))
         except LagoError as err:
             raise SnapshotError('pool %s: %s failed: %s' % (self, what, err))
 
@@ -200,8 +202,8 @@ class RemotePool(object):
             with open(listing, 'w') as handle:
                 handle.write(''.join(file_name + '\n' for file_name in files))
             try:
-                self._rsync(['--files-from=%s' % listing, '%s:%s/' % (self.host, self.state_dir(name)), dest + '/'],
-                            'fetching layers of %s' % name)
+                self._rsync(['%s:%s/' % (self.host, self.state_dir(name)), dest + '/'], 'fetching layers of %s' % name,
+                            options=['--files-from=%s' % listing])
             finally:
                 remove_path(listing)
         return sum(os.path.getsize(os.path.join(dest, file_name)) for file_name in files)

@@ -148,12 +148,21 @@ def test_remote_pool_commands_end_their_options_with_double_dash(monkeypatch, tm
     staged.mkdir()
     (staged / 'layer').write_text('x')
     remote.put('s1', str(staged), ['layer'])
+    fetched = tmp_path / 'fetched'
+    fetched.mkdir()
+    (fetched / 'layer').write_text('x')  # as rsync would have left it
+    remote.get('s1', ['layer'], str(fetched))
     ssh_calls = [argv for argv in ran if argv[0] == 'ssh']
     rsync_calls = [argv for argv in ran if argv[0] == 'rsync']
     assert ssh_calls and all(argv[3:5] == ['--', 'me@host'] for argv in ssh_calls)
-    assert rsync_calls and all(argv[argv.index('-e') + 2] == '--' for argv in rsync_calls)
+    assert rsync_calls and all('--' in argv and all(arg.startswith('--') for arg in argv[argv.index('-e') + 2:argv.index('--')])
+                               for argv in rsync_calls)
     assert rsync_calls[0][-1] == 'me@host:/srv/pool/s1/'
-    assert "mkdir -p -- /srv/pool/s1" in ssh_calls[-1][-1]
+    # Options go before '--' (after it they would be file names).
+    fetch = rsync_calls[-1]
+    assert fetch[fetch.index('--') + 1:] == ['me@host:/srv/pool/s1/', str(fetched) + '/']
+    assert fetch[fetch.index('--') - 1].startswith('--files-from=')
+    assert "mkdir -p -- /srv/pool/s1" in ssh_calls[1][-1]
 
 
 def test_remote_pool_lock_ends_the_ssh_options_with_double_dash(monkeypatch):
