@@ -14,11 +14,94 @@ import os
 
 from ansible_collections.lago.lago.plugins.module_utils import qemu_img, template_repo, template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import DiskError
-from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
+from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, read_state_file
 
 DISK_TYPES = ('empty', 'template', 'file')
 ACTIONS = dict(create='created', replace='replaced', grow='grown')
+# Beside each image lago_disk makes: the record that it made it (state=absent removes only such images).
+OWNERSHIP_SUFFIX = '.lago_disk'
+MADE_BY = 'lago.lago.lago_disk'
+
+
+# ------------------------------------------------------------- ownership
+
+def ownership_file(path):
+    return path + OWNERSHIP_SUFFIX
+
+
+def record_ownership(path, kind='disk', sidecars=()):
+    """Record beside ``path`` that lago_disk made the image there (``kind`` disk or export;
+    ``sidecars``: suffixes of the files made with it, removed with it)."""
+    stat = os.stat(path)
+    write_json(ownership_file(path), dict(made_by=MADE_BY, kind=kind, path=os.path.abspath(path),
+                                          device=stat.st_dev, inode=stat.st_ino, sidecars=list(sidecars)))
+
+
+def ownership(path):
+    """The ownership record of the image at ``path`` when lago_disk made this very file, else None.
+
+    The record names the file by device and inode: a file put at the path
+    since (a user's image moved or copied there) is not ours.
+    """
+    try:
+        record = read_json(ownership_file(path))
+        stat = os.lstat(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get('made_by') != MADE_BY:
+        return None
+    if (record.get('device'), record.get('inode')) != (stat.st_dev, stat.st_ino):
+        return None
+    return record
+
+
+def remove_owned(path):
+    """Remove the image at ``path``, its ownership record and what was made with it."""
+    record = ownership(path) or {}
+    remove_path(path)
+    for suffix in record.get('sidecars') or ():
+        if suffix in ('.hash', '.metadata'):
+            remove_path(path + suffix)
+    remove_path(ownership_file(path))
+
+
+def _images_dir_of(real):
+    """The prefix whose images/ directory holds ``real``, or None."""
+    ancestor = os.path.dirname(real)
+    while ancestor != os.path.dirname(ancestor):
+        if os.path.basename(ancestor) == 'images' and os.path.isfile(Layout(os.path.dirname(ancestor)).state_file):
+            return Layout(os.path.dirname(ancestor))
+        ancestor = os.path.dirname(ancestor)
+    return None
+
+
+def prefix_owner(path):
+    """(prefix path, what) when ``path`` is a file a lago prefix records in its images/
+    (a VM's disk, a snapshot layer or memory state, a pool import), else None: those
+    change through the prefix's modules, never through lago_disk."""
+    real = os.path.realpath(path)
+    layout = _images_dir_of(real)
+    if layout is None:
+        return None
+    for vm_name, vm in sorted((read_state_file(layout).get('vms') or {}).items()):
+        for disk in vm.get('disks') or []:
+            files = [disk.get('path')] + list(disk.get('layers') or {}) + list(disk.get('base_files') or [])
+            if real in [os.path.realpath(item) for item in files if isinstance(item, str)]:
+                return layout.path, 'VM %s disk %s' % (vm_name, disk.get('name'))
+        for snapshot, record in sorted((vm.get('snapshots') or {}).items()):
+            memory = record.get('memory') if isinstance(record, dict) else None
+            if isinstance(memory, str) and os.path.realpath(memory) == real:
+                return layout.path, 'VM %s memory of snapshot %s' % (vm_name, snapshot)
+    return None
+
+
+def _refuse_prefix_image(path):
+    owner = prefix_owner(path)
+    if owner:
+        raise DiskError('%s belongs to lago prefix %s (%s): lago_disk leaves it alone; change it with '
+                        'lago_prefix or lago_snapshot' % (path, owner[0], owner[1]))
 
 
 def inspect(path):
@@ -125,15 +208,18 @@ def carry_out(action, request, undo=None):
         return
     if action == 'replace':
         remove_path(request.path)
+        remove_path(ownership_file(request.path))
     try:
         qemu_img.create(request.path, size=request.size, fmt=request.format,
                         backing_file=request.backing_file, backing_format=request.backing_format,
                         preallocation=request.preallocation)
+        record_ownership(request.path)
     except BaseException:
         remove_path(request.path)  # qemu-img may leave a half-made image
+        remove_path(ownership_file(request.path))
         raise
     if undo is not None:
-        undo.push('disk %s' % request.path, lambda: remove_path(request.path))
+        undo.push('disk %s' % request.path, lambda: remove_owned(request.path))
 
 
 def template_backing(repo, store, template, version=None):
@@ -223,6 +309,8 @@ def plan_present(options, undo=None, warn=None):
     if options.get('owner') and kind != 'template' and warn:
         warn('owner is only recorded for template disks; ignored for type=%s' % kind)
     path, force = options['path'], options.get('force', False)
+    if os.path.lexists(path):
+        _refuse_prefix_image(path)
     current = inspect(path)
     if kind == 'template':
         return _template_plans(options, current, undo)
@@ -246,15 +334,23 @@ def plan_present(options, undo=None, warn=None):
 
 
 def plan_absent(path):
-    """The Plan named ``disk`` that removes the image at ``path`` (an unreadable one too)."""
+    """The Plan named ``disk`` that removes the image at ``path`` (an unreadable one too),
+    with its ownership record: only an image lago_disk made (its ownership record names
+    this very file) is removed; any other file there is refused, naming the path."""
     if not os.path.lexists(path):
         return Plan('disk', {}, {}, values=dict(path=path, action='none', disk={}))
+    _refuse_prefix_image(path)
+    if ownership(path) is None:
+        why = ('its ownership record %s names another file' % ownership_file(path)
+               if os.path.lexists(ownership_file(path)) else 'there is no ownership record %s' % ownership_file(path))
+        raise DiskError('%s was not made by lago_disk (%s); it is left alone: remove it yourself '
+                        '(e.g. ansible.builtin.file state=absent) if it is meant to go' % (path, why))
     try:
         before = view(path)
     except DiskError:
         before = {}  # not a readable image: it goes all the same
 
     def apply():
-        remove_path(path)
+        remove_owned(path)
         return {}
     return Plan('disk', before, {}, ['remove'], apply, dict(path=path, action='removed', disk={}))

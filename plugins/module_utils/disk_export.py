@@ -10,7 +10,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.lago.lago.plugins.module_utils import qemu_img
-from ansible_collections.lago.lago.plugins.module_utils.disk import inspect, view
+from ansible_collections.lago.lago.plugins.module_utils.disk import inspect, record_ownership, view
 from ansible_collections.lago.lago.plugins.module_utils.errors import DiskError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, hash_file, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
@@ -97,6 +97,7 @@ def export(path, dest, standalone=False, compress=False, fmt='qcow2', metadata=N
                     base=base or 'None')
     exported[EXPORT_MARK] = _export_mark(path, standalone, compress, fmt, metadata)
     write_json(dest + '.metadata', exported)
+    record_ownership(dest, kind='export', sidecars=('.hash', '.metadata'))
     return exported
 
 

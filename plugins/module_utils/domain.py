@@ -112,7 +112,7 @@ def define(conn, xml):
     existing = lookup_domain(conn, name)
     if existing is not None and root.find('uuid') is None:
         uuid = etree.Element('uuid')
-        uuid.text = existing.UUIDString()
+        uuid.text = _call('reading the uuid', name, existing.UUIDString)
         root.insert(1, uuid)
         xml = etree.tostring(root, pretty_print=True).decode('utf-8')
     return _call('define', name, conn.defineXML, xml)
@@ -146,18 +146,23 @@ def set_disk_sources(conn, name, sources):
     return define(conn, with_disk_sources(xml, sources))
 
 
+def is_active(dom):
+    """Whether the domain runs; DomainError naming it when libvirt cannot tell."""
+    return bool(_call('reading the state', dom.name(), dom.isActive))
+
+
 def start(dom):
-    if not dom.isActive():
+    if not is_active(dom):
         _call('start', dom.name(), dom.create)
 
 
 def state_name(dom):
-    return STATE_NAMES.get(dom.state()[0], 'unknown')
+    return STATE_NAMES.get(_call('reading the state', dom.name(), dom.state)[0], 'unknown')
 
 
 def stop(dom, timeout=60.0):
     """Ask the guest to shut down; pull the plug after ``timeout`` seconds."""
-    if not dom.isActive():
+    if not is_active(dom):
         return False
     try:
         dom.shutdown()
@@ -165,7 +170,7 @@ def stop(dom, timeout=60.0):
         pass  # no ACPI listener yet: fall through to destroy
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not dom.isActive():
+        if not is_active(dom):
             return True
         time.sleep(0.5)
     destroy(dom)
@@ -174,11 +179,11 @@ def stop(dom, timeout=60.0):
 
 def destroy(dom):
     """Hard stop; a domain that is already off is fine."""
-    if dom.isActive():
+    if is_active(dom):
         try:
             dom.destroy()
         except libvirt.libvirtError as err:
-            if dom.isActive():
+            if is_active(dom):
                 raise DomainError('destroy of domain %s failed: %s' % (dom.name(), err.get_error_message()))
 
 
@@ -187,7 +192,7 @@ def remove(conn, name):
     dom = lookup_domain(conn, name)
     if dom is None:
         return False
-    persistent = dom.isPersistent()
+    persistent = _call('reading whether it is persistent', name, dom.isPersistent)
     destroy(dom)
     if not persistent:
         return True  # a transient domain is gone once it stops

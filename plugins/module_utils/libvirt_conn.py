@@ -8,7 +8,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
+from ansible_collections.lago.lago.plugins.module_utils.errors import DomainError, LagoError, NetworkError
 
 try:
     import libvirt
@@ -62,20 +62,20 @@ def is_no_such(err):
 
 
 def lookup_domain(conn, name):
-    """The domain called ``name`` or None."""
+    """The domain called ``name`` or None; DomainError naming it when libvirt fails otherwise."""
     try:
         return conn.lookupByName(name)
     except libvirt.libvirtError as err:
         if is_no_such(err):
             return None
-        raise
+        raise DomainError('cannot look up domain %s: %s' % (name, err.get_error_message()))
 
 
 def lookup_network(conn, name):
-    """The network called ``name`` or None."""
+    """The network called ``name`` or None; NetworkError naming it when libvirt fails otherwise."""
     try:
         return conn.networkLookupByName(name)
     except libvirt.libvirtError as err:
         if is_no_such(err):
             return None
-        raise
+        raise NetworkError('cannot look up network %s: %s' % (name, err.get_error_message()))

@@ -218,11 +218,15 @@ def read_network(conn, name):
     net = libvirt_conn.lookup_network(conn, name)
     if net is None:
         return None
-    active, persistent = bool(net.isActive()), bool(net.isPersistent())
+
+    def read(what, func, *args):
+        return _libvirt('cannot read network %s (%s)' % (name, what), func, *args)
+    active = bool(read('whether it runs', net.isActive))
+    persistent = bool(read('whether it is persistent', net.isPersistent))
     inactive_flag = libvirt_conn.libvirt.VIR_NETWORK_XML_INACTIVE
-    return dict(net=net, uuid=net.UUIDString(), active=active, persistent=persistent,
-                config=network_xml.parse_xml(net.XMLDesc(inactive_flag)) if persistent else None,
-                live=network_xml.parse_xml(net.XMLDesc(0)) if active else None)
+    return dict(net=net, uuid=read('its uuid', net.UUIDString), active=active, persistent=persistent,
+                config=network_xml.parse_xml(read('its definition', net.XMLDesc, inactive_flag)) if persistent else None,
+                live=network_xml.parse_xml(read('its running XML', net.XMLDesc, 0)) if active else None)
 
 
 def _static(desc):
@@ -278,9 +282,9 @@ def apply_steps(conn, current, wanted, steps, undo):
         if step[0] == 'define':
             created = net is None
             net = _define(conn, wanted, uuid)
-            uuid = net.UUIDString()
-            if created:
-                undo.push('network %s defined' % wanted['name'], lambda net=net: _forget(net))
+            if created:  # before anything else is asked of libvirt: a failure now must undefine it
+                undo.push('network %s defined' % wanted['name'], lambda net=net, name=wanted['name']: _forget(net, name))
+            uuid = _libvirt('cannot read the uuid of network %s' % wanted['name'], net.UUIDString)
         elif step[0] in ('stop', 'restart'):
             _libvirt('cannot stop network %s' % wanted['name'], net.destroy)
         if step[0] in ('start', 'restart'):
@@ -290,11 +294,11 @@ def apply_steps(conn, current, wanted, steps, undo):
     return net
 
 
-def _forget(net):
+def _forget(net, name):
     """Stop and undefine a network this run defined."""
-    if net.isActive():
-        net.destroy()
-    net.undefine()
+    if _libvirt('cannot read network %s (whether it runs)' % name, net.isActive):
+        _libvirt('cannot stop network %s' % name, net.destroy)
+    _libvirt('cannot undefine network %s' % name, net.undefine)
 
 
 def view(desc, active):

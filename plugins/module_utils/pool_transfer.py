@@ -19,6 +19,7 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError,
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import MANIFEST
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
+from ansible_collections.lago.lago.plugins.module_utils import values
 from ansible_collections.lago.lago.plugins.module_utils.values import REMOTE_LOCATION_RE, is_remote_location
 
 STAGING = '.staging'
@@ -27,7 +28,12 @@ SSH_ENV = 'LAGO_POOL_SSH'
 
 
 def open_pool(location, ssh=None):
-    """The pool at ``location``: a local directory or ``[user@]host:/path``."""
+    """The pool at ``location``: a local directory or ``[user@]host:/path``. One that
+    ssh or rsync would read as an option is refused (values.location), naming it."""
+    try:
+        values.location(location, what='pool location')
+    except LagoError as err:
+        raise SnapshotError(str(err))
     if is_remote_location(location):
         match = REMOTE_LOCATION_RE.match(location)
         return RemotePool(match.group('host'), match.group('path'), ssh or os.environ.get(SSH_ENV) or DEFAULT_SSH)
@@ -122,13 +128,15 @@ class RemotePool(object):
 
     def _sh(self, command, what):
         try:
-            return run(self.ssh + [self.host, command])[1]
+            return run(self.ssh + ['--', self.host, command])[1]
         except LagoError as err:  # the command failed, or ssh itself is missing
             raise SnapshotError('pool %s: %s failed: %s' % (self, what, err))
 
-    def _rsync(self, args, what):
+    def _rsync(self, paths, what, options=()):
+        """rsync ``options`` then ``--`` then ``paths`` (sources and the destination)."""
         try:
-            run(['rsync', '--times', '--chmod=F644', '-e', ' '.join(shlex.quote(arg) for arg in self.ssh)] + args)
+            run(['rsync', '--times', '--chmod=F644', '-e', ' '.join(shlex.quote(arg) for arg in self.ssh)]
+                + list(options) + ['--'] + list(paths))
         except LagoError as err:
             raise SnapshotError('pool %s: %s failed: %s' % (self, what, err))
 
@@ -136,10 +144,10 @@ class RemotePool(object):
     def lock(self, name, shared=False, timeout=300.0):
         """flock on the remote host, held as long as our ssh session stays open."""
         lock_dir = '%s/.locks' % self.root
-        command = 'mkdir -p %s && exec flock %s -w %d %s -c %s' % (
+        command = 'mkdir -p -- %s && exec flock %s -w %d %s -c %s' % (
             shlex.quote(lock_dir), '-s' if shared else '-x', max(int(timeout), 1),
             shlex.quote('%s/%s.lock' % (lock_dir, name)), shlex.quote('echo locked; exec cat >/dev/null'))
-        proc = subprocess.Popen(self.ssh + [self.host, command], stdin=subprocess.PIPE,
+        proc = subprocess.Popen(self.ssh + ['--', self.host, command], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
         try:
             if proc.stdout.readline().strip() != 'locked':
@@ -156,7 +164,7 @@ class RemotePool(object):
 
     def read_manifest(self, name):
         path = shlex.quote('%s/%s' % (self.state_dir(name), MANIFEST))
-        text = self._sh('if [ -f %s ]; then cat %s; fi' % (path, path), 'reading the manifest of %s' % name)
+        text = self._sh('if [ -f %s ]; then cat -- %s; fi' % (path, path), 'reading the manifest of %s' % name)
         if not text.strip():
             return None
         try:
@@ -180,7 +188,7 @@ class RemotePool(object):
 
     def put(self, name, staged, files):
         try:
-            self._sh('mkdir -p %s' % shlex.quote(self.state_dir(name)), 'creating state %s' % name)
+            self._sh('mkdir -p -- %s' % shlex.quote(self.state_dir(name)), 'creating state %s' % name)
             if files:
                 self._rsync([os.path.join(staged, file_name) for file_name in files]
                             + ['%s:%s/' % (self.host, self.state_dir(name))], 'sending layers of %s' % name)
@@ -194,8 +202,8 @@ class RemotePool(object):
             with open(listing, 'w') as handle:
                 handle.write(''.join(file_name + '\n' for file_name in files))
             try:
-                self._rsync(['--files-from=%s' % listing, '%s:%s/' % (self.host, self.state_dir(name)), dest + '/'],
-                            'fetching layers of %s' % name)
+                self._rsync(['%s:%s/' % (self.host, self.state_dir(name)), dest + '/'], 'fetching layers of %s' % name,
+                            options=['--files-from=%s' % listing])
             finally:
                 remove_path(listing)
         return sum(os.path.getsize(os.path.join(dest, file_name)) for file_name in files)

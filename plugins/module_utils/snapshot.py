@@ -34,8 +34,12 @@ from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Pref
 
 
 def check_name(name, what='snapshot'):
+    """A snapshot's name (no dots: see values.snapshot_name) or, for ``what`` 'pool state', a pool state's."""
     try:
-        values.snapshot_name(name, what)
+        if what == 'pool state':
+            values.pool_state_name(name)
+        else:
+            values.snapshot_name(name, what)
     except SpecError as err:
         raise SnapshotError(str(err))
 
@@ -208,7 +212,7 @@ def running_domain(conn, vm):
     if dom is None:
         raise SnapshotError('domain %s is missing from libvirt: run lago_prefix with state=present '
                             'to define it again' % vm.libvirt_name)
-    return dom if dom.isActive() else None
+    return dom if domain.is_active(dom) else None
 
 
 def powers(conn, state, names):

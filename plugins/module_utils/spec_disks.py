@@ -56,7 +56,11 @@ def _disk_devs(raws, place, problems):
         given[index] = dev
     devs = []
     for index in range(len(raws)):
-        devs.append(given[index] if index in given else values.next_free_dev(list(given.values()) + devs))
+        if index in given:
+            devs.append(given[index])
+            continue
+        # None: no name left (the problem names this disk's dev).
+        devs.append(problems.check(values.next_free_dev, list(given.values()) + devs, '%s[%d].dev' % (place, index)))
     return devs
 
 
@@ -153,7 +157,7 @@ def _pool_disk(raw, place, paths):
 
 
 def _pool_location(value, place, paths):
-    location = text(value, place).rstrip('/')
+    location = values.location(text(value, place).rstrip('/'), place, 'pool state')
     if values.is_remote_location(location):
         return location
     location = paths.local(location, place)

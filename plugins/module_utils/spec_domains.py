@@ -16,6 +16,10 @@ from ansible_collections.lago.lago.plugins.module_utils.values import fail
 
 DEFAULT_MEMORY_MIB = 1024
 DEFAULT_VCPU = 1
+# memory is in MiB: more than 1 TiB for a lab VM is surely a value in KiB or bytes.
+MAX_MEMORY_MIB = 1024 * 1024
+# The VMs use qemu's "pc" machine (domain.build_domain_xml), which takes at most 255 vCPUs.
+MAX_VCPU = 255
 DEFAULT_VM_TYPE = 'default'
 DEFAULT_SSH_USER = 'root'
 DOMAIN_KEYS = (
@@ -52,8 +56,8 @@ def normalize_domain(name, raw, place, nets, management, paths):
     check(check_own_name, raw, name, place)
     check(_check_vm_provider, raw, place)
     domain = {
-        'memory': check(integer, raw.get('memory', DEFAULT_MEMORY_MIB), place + '.memory', 1),
-        'vcpu': check(integer, raw.get('vcpu', DEFAULT_VCPU), place + '.vcpu', 1),
+        'memory': check(_memory, raw.get('memory', DEFAULT_MEMORY_MIB), place + '.memory'),
+        'vcpu': check(_vcpu, raw.get('vcpu', DEFAULT_VCPU), place + '.vcpu'),
         'nics': check(_normalize_nics, raw.get('nics'), place + '.nics', nets),
         'management_net': management,
     }
@@ -71,6 +75,23 @@ def normalize_domain(name, raw, place, nets, management, paths):
     domain.update(check(_optional_domain_keys, raw, place) or {})
     problems.raise_found()
     return domain
+
+
+def _memory(value, place):
+    memory = integer(value, place)
+    if memory < 1:
+        fail(place, '%d MiB: a VM needs memory (at least 1 MiB; 1024 is 1 GiB)' % memory)
+    if memory > MAX_MEMORY_MIB:
+        fail(place, '%d MiB is more than %d MiB (1 TiB), the most a lab VM gets: memory is in MiB (write 4096 '
+                    'for 4 GiB, not a value in KiB or bytes)' % (memory, MAX_MEMORY_MIB))
+    return memory
+
+
+def _vcpu(value, place):
+    vcpu = integer(value, place)
+    if not 1 <= vcpu <= MAX_VCPU:
+        fail(place, '%d vCPUs: a VM has 1 to %d (the most qemu\'s pc machine takes)' % (vcpu, MAX_VCPU))
+    return vcpu
 
 
 def _check_vm_provider(raw, place):

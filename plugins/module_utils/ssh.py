@@ -24,7 +24,8 @@ def ssh_options(key, known_hosts, connect_timeout=5):
 
 
 def ssh_argv(user, address, key, known_hosts, command=(), connect_timeout=5):
-    return ['ssh'] + ssh_options(key, known_hosts, connect_timeout) + ['%s@%s' % (user, address)] + list(command)
+    # '--': nothing after the options is read as one (an address or user starting with '-').
+    return ['ssh'] + ssh_options(key, known_hosts, connect_timeout) + ['--', '%s@%s' % (user, address)] + list(command)
 
 
 def port_open(address, port=22, timeout=0.5):

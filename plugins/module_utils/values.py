@@ -198,9 +198,14 @@ HOSTNAME_RE = re.compile(r'^(?=.{1,253}\Z)%s(\.%s)*\Z' % (HOST_LABEL, HOST_LABEL
 _VM_NAME_RE = re.compile(HOST_LABEL)
 # A net's name goes into its libvirt name and (see derive_names) its bridge name.
 _NET_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,62}')
-# Disk and snapshot names become parts of file names.
-_DISK_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]{0,63}')
-_SNAPSHOT_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}')
+# Disk and snapshot names become parts of file names: a disk's image is
+# images/<vm>_<disk>.<format> and its layer of snapshot s is images/<vm>_<disk>.<s>.qcow2
+# (prefix_state.Layout). With a "." in either name two of them could be the same file
+# (disk "root.s1" and the overlay of disk "root" at snapshot "s1"), so neither takes one.
+_DISK_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]{0,63}')
+_SNAPSHOT_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_+-]{0,63}')
+# A state of a state pool is a directory of its own in the pool: a "." cannot clash there.
+_POOL_STATE_NAME_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}')
 _BRIDGE_RE = re.compile(r'[A-Za-z0-9_.-]+')
 BRIDGE_MAX_LEN = 15
 
@@ -222,14 +227,26 @@ def net_name(name, place=None):
                                             "digits, '-', '_' or '.', starting with a letter or digit")
 
 
+def _no_dot(name):
+    return ' ("." is refused: images/<vm>_<disk>.<snapshot>.qcow2 would clash)' if isinstance(name, str) and '.' in name else ''
+
+
 def disk_name(name, place=None):
-    return _name(_DISK_NAME_RE, name, place, 'invalid disk name %r: use letters, digits, ".", "_" and "-" '
-                                             '(at most 64, starting with a letter or digit)')
+    """A disk's name: part of its image's and its overlays' file names, so no dots."""
+    return _name(_DISK_NAME_RE, name, place, 'invalid disk name %%r: use letters, digits, "_" and "-" '
+                                             '(at most 64, starting with a letter or digit)%s' % _no_dot(name))
 
 
 def snapshot_name(name, what='snapshot', place=None):
-    return _name(_SNAPSHOT_NAME_RE, name, place, 'invalid %s name %%r: use letters, digits, ".", "_", "+" and "-" '
-                                                 '(at most 64, starting with a letter or digit)' % what)
+    """A snapshot's name: part of the file names of its overlays, so no dots."""
+    return _name(_SNAPSHOT_NAME_RE, name, place, 'invalid %s name %%r: use letters, digits, "_", "+" and "-" '
+                                                 '(at most 64, starting with a letter or digit)%s' % (what, _no_dot(name)))
+
+
+def pool_state_name(name, place=None):
+    """A state pool's state: a directory of its own in the pool, so dots are fine."""
+    return _name(_POOL_STATE_NAME_RE, name, place, 'invalid pool state name %r: use letters, digits, ".", "_", '
+                                                   '"+" and "-" (at most 64, starting with a letter or digit)')
 
 
 def dns_domain(value, place=None):
@@ -300,14 +317,14 @@ def disk_dev(value, place=None):
     return _name(_DISK_DEV_RE, value, place, '%r is not a disk device name such as vda or sdb')
 
 
-def next_free_dev(used):
+def next_free_dev(used, place=None):
     """The first of vda..vdz, vdaa..vdzz that is not in ``used``."""
     used = set(used)
     for first in [''] + list(_LETTERS):
         for second in _LETTERS:
             if 'vd' + first + second not in used:
                 return 'vd' + first + second
-    fail(None, 'no virtio device name is left: vda to vdzz are all used')
+    fail(place, 'no virtio device name is left: vda to vdzz are all used')
 
 
 # --- locations -------------------------------------------------------------------
@@ -318,3 +335,24 @@ REMOTE_LOCATION_RE = re.compile(r'^(?P<host>(?:[^@/:\s]+@)?[^@/:\s]+):(?P<path>.
 def is_remote_location(location):
     """``[user@]host:path`` rather than a local path (which may hold a colon further on)."""
     return not location.startswith(('/', '.', '~', '$')) and bool(REMOTE_LOCATION_RE.match(location))
+
+
+def location(value, place=None, what='location'):
+    """A local path or ``[user@]host:path`` that no command reads as an option.
+
+    A location (or its user, host or remote path) starting with ``-`` would
+    reach ssh or rsync as an option (``-oProxyCommand=...:/pool`` runs a
+    command), so it is refused here, naming it, before any command runs.
+    """
+    if not isinstance(value, str) or not value.strip():
+        fail(place, '%s must be a path or [user@]host:/path, not %r' % (what, value))
+    dash = 'starts with "-", which ssh, rsync and other commands would take for an option'
+    if value.startswith('-'):
+        fail(place, '%s %r %s; write ./%s for a local directory of that name' % (what, value, dash, value))
+    if is_remote_location(value):
+        match = REMOTE_LOCATION_RE.match(value)
+        host = match.group('host').rpartition('@')[2]
+        for part, text in (('host', host), ('path', match.group('path'))):
+            if text.startswith('-'):
+                fail(place, '%s %r: its %s %r %s' % (what, value, part, text, dash))
+    return value

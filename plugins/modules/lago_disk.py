@@ -40,6 +40,10 @@ options:
   state:
     description:
       - V(present) makes the disk exist as asked, V(absent) removes the image file.
+      - V(absent) removes only an image this module made (or exported) - it records that beside
+        the image, in C(<path>.lago_disk), and removes that record (and an export's C(.hash) and
+        C(.metadata)) with it. Any other file at O(path) is left alone and the task fails naming
+        it; remove such a file with M(ansible.builtin.file).
       - V(exported) copies it to O(dest) (the disk itself is not changed).
     type: str
     choices: [present, absent, exported]
@@ -121,6 +125,10 @@ options:
     default: {}
 notes:
   - The disk is changed offline with C(qemu-img); do not change the disk of a running VM.
+  - Each image the module makes gets C(<path>.lago_disk) beside it, the record that it made
+    that very file (by device and inode); O(state=absent) needs it.
+  - An image a lago prefix records (a VM's disk, a snapshot layer, in the prefix's C(images/))
+    is refused in every state; change it with M(lago.lago.lago_prefix) or M(lago.lago.lago_snapshot).
   - An export is up to date (and left alone) while the disk has not changed since it was
     made with the same O(standalone), O(compress), O(format) and O(metadata).
 seealso:

@@ -39,8 +39,11 @@ options:
     aliases: [path]
   name:
     description:
-      - The snapshot name. Letters, digits, C(.), C(_), C(+) and C(-), at most 64,
+      - The snapshot name. Letters, digits, C(_), C(+) and C(-), at most 64,
         starting with a letter or a digit.
+      - A C(.) is refused for a new snapshot - its overlays C(images/<vm>_<disk>.<name>.qcow2)
+        could be the image of a disk named C(<disk>.<name>). Snapshots taken before this rule keep
+        their names and can still be reverted to and removed.
     type: str
     required: true
   state:

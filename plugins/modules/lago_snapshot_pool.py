@@ -32,7 +32,10 @@ version_added: 0.1.0
 author: Lago developers (@lago-project)
 options:
   pool:
-    description: The pool - a directory, or C([user@]host:/path).
+    description:
+      - The pool - a directory, or C([user@]host:/path).
+      - A location, host or remote path starting with C(-) is refused (ssh and rsync would
+        read it as an option); write C(./-name) for such a local directory.
     type: str
     required: true
   name:

@@ -45,6 +45,22 @@ def test_empty_disk_check_mode_create_idempotence_grow_and_shrink(work):
     assert run_module(work, 'lago_disk', dict(path=path, state='absent'))['changed'] is False
 
 
+def test_absent_removes_only_what_lago_disk_made(work):
+    mine = os.path.join(work, 'mine.img')
+    with open(mine, 'wb') as handle:
+        handle.write(b'not lago_disk\'s')
+    refused = run_module(work, 'lago_disk', dict(path=mine, state='absent'))
+    # The error must name the path and say that it was not made by lago_disk and is left alone.
+    assert refused['failed'] is True and refused['msg'].startswith('%s was not made by lago_disk' % mine)
+    assert 'left alone' in refused['msg'] and open(mine, 'rb').read() == b'not lago_disk\'s'
+    made = os.path.join(work, 'made.qcow2')
+    assert run_module(work, 'lago_disk', dict(path=made, size='8M'))['changed'] is True
+    assert os.path.exists(made + '.lago_disk')
+    removed = run_module(work, 'lago_disk', dict(path=made, state='absent'))
+    assert removed['changed'] is True and removed['action'] == 'removed'
+    assert not os.path.exists(made) and not os.path.exists(made + '.lago_disk')
+
+
 def test_bad_size_and_missing_backing_file_leave_nothing(work):
     path = os.path.join(work, 'disk.qcow2')
     bad_size = run_module(work, 'lago_disk', dict(path=path, size='ten gigs'))

@@ -38,15 +38,19 @@ class FakeNetwork(object):
         return self._name
 
     def UUIDString(self):  # noqa: N802 (libvirt's name)
+        self.conn.maybe_fail('UUIDString')
         return self.uuid
 
     def isActive(self):  # noqa: N802
+        self.conn.maybe_fail('isActive')
         return self.live is not None
 
     def isPersistent(self):  # noqa: N802
+        self.conn.maybe_fail('isPersistent')
         return True
 
     def XMLDesc(self, flags=0):  # noqa: N802
+        self.conn.maybe_fail('XMLDesc')
         if self.live is not None and not flags & libvirt.VIR_NETWORK_XML_INACTIVE:
             return self.live
         return self.config
@@ -71,15 +75,23 @@ class FakeNetwork(object):
 
 class FakeConn(object):
     """``networks``: name -> FakeNetwork; ``calls``: what was done, in order; ``fail_define`` /
-    ``fail_start``: the error message of the next define / start, which then fails."""
+    ``fail_start``: the error message of the next define / start, which then fails;
+    ``fail_calls``: {method name (networkLookupByName, isActive, XMLDesc, UUIDString, ...):
+    message}, those calls raise a libvirtError (VIR_ERR_INTERNAL_ERROR) with that message."""
 
     def __init__(self):
         self.networks = {}
         self.calls = []
         self.fail_define = None
         self.fail_start = None
+        self.fail_calls = {}
+
+    def maybe_fail(self, method):
+        if method in self.fail_calls:
+            raise FakeLibvirtError(self.fail_calls[method])
 
     def networkLookupByName(self, name):  # noqa: N802
+        self.maybe_fail('networkLookupByName')
         if name not in self.networks:
             raise FakeLibvirtError("Network not found: no network with matching name '%s'" % name,
                                    libvirt.VIR_ERR_NO_NETWORK)

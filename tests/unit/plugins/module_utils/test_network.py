@@ -180,3 +180,30 @@ def test_reconcile_reports_views_and_remove_undefines():
     assert nw.reconcile(conn, nat(), 'present')['changed'] is False
     assert nw.remove(conn, '01234567-mgmt')['before'] == dict(nat(), active=True)
     assert conn.networks == {} and nw.remove(conn, '01234567-mgmt') == dict(changed=False, before={})
+
+
+def test_read_network_wraps_every_libvirt_error_naming_the_network_and_the_read():
+    conn = FakeConn()
+    nw.reconcile(conn, nat(), 'started')
+    for method, what in [('isActive', 'whether it runs'), ('isPersistent', 'whether it is persistent'),
+                         ('UUIDString', 'its uuid'), ('XMLDesc', 'its definition')]:
+        conn.fail_calls = {method: 'internal error: boom'}
+        with pytest.raises(NetworkError) as err:
+            nw.read_network(conn, nat()['name'])
+        assert str(err.value) == 'cannot read network %s (%s): internal error: boom' % (nat()['name'], what)
+    conn.fail_calls = {'networkLookupByName': 'internal error: boom'}
+    with pytest.raises(NetworkError) as err:
+        nw.remove(conn, nat()['name'])
+    assert str(err.value) == 'cannot look up network %s: internal error: boom' % nat()['name']
+
+
+def test_rollback_of_a_defined_network_names_what_libvirt_refused():
+    conn = FakeConn()
+    conn.fail_start = 'cannot create bridge'
+    conn.fail_calls = {'isActive': 'internal error: gone'}
+    with pytest.raises(NetworkError) as err:
+        with Rollback() as undo:
+            nw.apply_steps(conn, None, nat(), [('define',), ('start',)], undo)
+    assert 'cannot start network' in str(err.value)
+    assert err.value.rollback_failures == [
+        'network %s defined: cannot read network %s (whether it runs): internal error: gone' % (nat()['name'], nat()['name'])]

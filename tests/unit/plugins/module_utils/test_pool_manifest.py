@@ -136,3 +136,55 @@ def test_split_state_and_open_pool():
     remote = pool_transfer.open_pool('me@host:/srv/pool', ssh='ssh -p 2222')
     assert (remote.host, remote.root, remote.ssh) == ('me@host', '/srv/pool', ['ssh', '-p', '2222'])
     assert pool_transfer.open_pool('/srv/pool').root == '/srv/pool'
+
+
+def test_remote_pool_commands_end_their_options_with_double_dash(monkeypatch, tmp_path):
+    # Whatever follows the options (host, files) is never read as one by ssh or rsync.
+    ran = []
+    monkeypatch.setattr(pool_transfer, 'run', lambda argv, **kwargs: ran.append(argv) or (0, '', ''))
+    remote = pool_transfer.open_pool('me@host:/srv/pool', ssh='ssh -p 2222')
+    remote.read_manifest('s1')
+    staged = tmp_path / 'staged'
+    staged.mkdir()
+    (staged / 'layer').write_text('x')
+    remote.put('s1', str(staged), ['layer'])
+    fetched = tmp_path / 'fetched'
+    fetched.mkdir()
+    (fetched / 'layer').write_text('x')  # as rsync would have left it
+    remote.get('s1', ['layer'], str(fetched))
+    ssh_calls = [argv for argv in ran if argv[0] == 'ssh']
+    rsync_calls = [argv for argv in ran if argv[0] == 'rsync']
+    assert ssh_calls and all(argv[3:5] == ['--', 'me@host'] for argv in ssh_calls)
+    assert rsync_calls and all('--' in argv and all(arg.startswith('--') for arg in argv[argv.index('-e') + 2:argv.index('--')])
+                               for argv in rsync_calls)
+    assert rsync_calls[0][-1] == 'me@host:/srv/pool/s1/'
+    # Options go before '--' (after it they would be file names).
+    fetch = rsync_calls[-1]
+    assert fetch[fetch.index('--') + 1:] == ['me@host:/srv/pool/s1/', str(fetched) + '/']
+    assert fetch[fetch.index('--') - 1].startswith('--files-from=')
+    assert "mkdir -p -- /srv/pool/s1" in ssh_calls[1][-1]
+
+
+def test_remote_pool_lock_ends_the_ssh_options_with_double_dash(monkeypatch):
+    seen = []
+
+    class Refused(Exception):
+        pass
+
+    def popen(argv, **kwargs):
+        seen.append(argv)
+        raise Refused()
+    monkeypatch.setattr(pool_transfer.subprocess, 'Popen', popen)
+    remote = pool_transfer.open_pool('me@host:/srv/pool', ssh='ssh')
+    with pytest.raises(Refused):
+        with remote.lock('s1'):
+            pass
+    assert seen[0][:3] == ['ssh', '--', 'me@host'] and seen[0][3].startswith('mkdir -p -- ')
+
+
+@pytest.mark.parametrize('location', ['-oProxyCommand=sh -c x:/srv/pool', 'me@host:-x', '-pool'])
+def test_open_pool_refuses_a_location_starting_with_a_dash(location):
+    with pytest.raises(SnapshotError) as err:
+        pool_transfer.open_pool(location)
+    assert str(err.value).startswith('pool location %r' % location)
+    assert 'would take for an option' in str(err.value)

@@ -180,3 +180,51 @@ def test_zero_lock_timeout_means_do_not_wait(make_run, tmp_path):
     finally:
         release.set()
         holder.join(30)
+
+
+def _readers(layout):
+    """Every way the engine reads state.json, each wanting a clear PrefixError."""
+    from ansible_collections.lago.lago.plugins.module_utils import prefix
+
+    def through_open_prefix():
+        with open_prefix(layout.path):
+            pass
+    return [lambda: prefix_state.read_state_file(layout), lambda: PrefixState.load(layout),
+            through_open_prefix, lambda: prefix.load_state(layout)]
+
+
+@pytest.mark.parametrize('cut', [1, 0.5, -2])
+def test_a_truncated_state_file_names_the_file_on_every_reader(tmp_path, cut):
+    layout = _saved(tmp_path)
+    whole = open(layout.state_file, 'rb').read().rstrip()
+    assert not os.path.exists(layout.lock_file)
+    with open(layout.state_file, 'wb') as handle:
+        handle.write(whole[:int(len(whole) * cut) if isinstance(cut, float) else cut])
+    for read in _readers(layout):
+        with pytest.raises(PrefixError) as err:
+            read()
+        # The message must name the file, say it is damaged and why, and what to do.
+        message = str(err.value)
+        assert message.startswith('%s is damaged (not valid JSON: ' % layout.state_file), message
+        assert 'lago_prefix state=absent' in message
+    assert not os.path.exists(layout.lock_file)  # refused before the lock file is made
+
+
+@pytest.mark.parametrize('content', ['[]', '"state"', '3', 'null', '[{"version": 1}]'])
+def test_a_state_file_of_the_wrong_top_level_type_names_the_file(tmp_path, content):
+    layout = _saved(tmp_path)
+    with open(layout.state_file, 'w') as handle:
+        handle.write(content)
+    for read in _readers(layout):
+        with pytest.raises(PrefixError) as err:
+            read()
+        assert str(err.value).startswith('%s is damaged (not a JSON object)' % layout.state_file)
+
+
+def test_a_state_file_that_is_not_utf8_names_the_file(tmp_path):
+    layout = _saved(tmp_path)
+    with open(layout.state_file, 'wb') as handle:
+        handle.write(b'{"version": 1, "vms": {"\xff": {}}}')
+    with pytest.raises(PrefixError) as err:
+        prefix_state.read_state_file(layout)
+    assert str(err.value).startswith('%s is damaged (not valid JSON: ' % layout.state_file)

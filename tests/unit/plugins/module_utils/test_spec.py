@@ -424,7 +424,7 @@ def test_independent_problems_across_nets_vms_nics_and_disks():
         'extra: unknown top-level key (the init file has domains: and nets:; a key that only holds shared '
         'settings must carry a YAML anchor, e.g. extra: &extra)',
         'nets.storage.mtu: must be between 68 and 65535, not 10',
-        'domains.vm01.vcpu: must be at least 1, not 0',
+        "domains.vm01.vcpu: 0 vCPUs: a VM has 1 to 255 (the most qemu's pc machine takes)",
         "domains.vm01.nics[1].net: unknown net 'lan2' (nets: lan, storage)",
         'domains.vm02.nics[0].ip: 10.0.0.1: .1 is the gateway of the leased subnet; use 2 to 254',
         'domains.vm02.disks[0].bogus: unknown key',
@@ -620,7 +620,7 @@ BAD_SPECS = [
     (minimal(memory='lots'), "domains.vm01.memory: must be an integer, not 'lots'"),
     (minimal(memory=True), 'domains.vm01.memory: must be an integer, not True'),
     (minimal(memory=1.5), 'domains.vm01.memory: must be an integer, not 1.5'),
-    (minimal(vcpu=0), 'domains.vm01.vcpu: must be at least 1, not 0'),
+    (minimal(vcpu=0), 'domains.vm01.vcpu: 0 vCPUs: a VM has 1 to 255'),
     (minimal(cpu=2), "domains.vm01.cpu: unknown key (did you mean 'vcpu'?)"),
     (minimal(nested=True), 'domains.vm01.nested: unknown key'),
     (minimal(type='ova'), "domains.vm01.type: Lago's OVA import (type: ova) is not supported"),
@@ -787,3 +787,45 @@ def test_fractional_sizes_round_up_to_a_byte():
 def test_default_devs_after_the_last_letter():
     raw = minimal(disks=[{'type': 'empty', 'size': '1G', 'dev': 'vdz'}, {'type': 'empty', 'size': '1G'}])
     assert [disk['dev'] for disk in normalize_spec(raw)['domains']['vm01']['disks']] == ['vdz', 'vda']
+
+
+def test_a_disk_name_with_a_dot_is_refused_naming_the_key():
+    # web01's disk root.s1 would be images/web01_root.s1.qcow2: the running overlay of disk
+    # root once snapshot s1 is taken (prefix_state.Layout image and overlay), which its
+    # creation would overwrite.
+    raw = minimal(disks=[{'type': 'template', 'template_name': 'debian12', 'name': 'root'},
+                         {'type': 'empty', 'size': '1G', 'name': 'root.s1'}])
+    raw['domains'] = {'web01': raw['domains']['vm01']}
+    message = error_of(raw)
+    assert message.startswith("domains.web01.disks[1].name: invalid disk name 'root.s1'")
+    assert '"." is refused' in message
+
+
+@pytest.mark.parametrize('key, value, fragment', [
+    ('memory', 0, 'domains.vm01.memory: 0 MiB: a VM needs memory'),
+    ('memory', -512, 'domains.vm01.memory: -512 MiB: a VM needs memory'),
+    ('memory', 4194304 + 1, 'domains.vm01.memory: 4194305 MiB is more than 1048576 MiB (1 TiB)'),
+    ('memory', 4 * GIB, 'domains.vm01.memory: %d MiB is more than 1048576 MiB' % (4 * GIB)),
+    ('vcpu', 0, 'domains.vm01.vcpu: 0 vCPUs: a VM has 1 to 255'),
+    ('vcpu', -1, 'domains.vm01.vcpu: -1 vCPUs: a VM has 1 to 255'),
+    ('vcpu', 256, 'domains.vm01.vcpu: 256 vCPUs: a VM has 1 to 255'),
+    ('vcpu', 4096, 'domains.vm01.vcpu: 4096 vCPUs: a VM has 1 to 255'),
+])
+def test_memory_and_vcpu_have_bounds_named_with_the_key_and_value(key, value, fragment):
+    assert error_of(minimal(**{key: value})).startswith(fragment)
+
+
+def test_the_largest_memory_and_vcpu_are_accepted():
+    vm = normalize_spec(minimal(memory=1048576, vcpu=255))['domains']['vm01']
+    assert (vm['memory'], vm['vcpu']) == (1048576, 255)
+
+
+@pytest.mark.parametrize('location, fragment', [
+    ('-oProxyCommand=touch x:/srv/pool/s1', "pool state '-oProxyCommand=touch x:/srv/pool/s1' starts with \"-\""),
+    ('me@host:-srv/pool/s1', "pool state 'me@host:-srv/pool/s1': its path '-srv/pool/s1' starts with \"-\""),
+])
+def test_a_pool_disk_location_ssh_would_take_for_an_option_is_refused(location, fragment):
+    raw = minimal(disks=[{'type': 'template', 'template_type': 'pool', 'path': location}])
+    assert error_of(raw) == ('domains.vm01.disks[0].path: %s, which ssh, rsync and other commands would take for an '
+                             'option' % fragment + ('; write ./%s for a local directory of that name' % location
+                                                    if location.startswith('-') else ''))

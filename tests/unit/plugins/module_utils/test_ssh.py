@@ -98,3 +98,9 @@ def test_unknown_host_key_is_refused_and_said(vm):
     ready, pending = ssh.wait_for_logins({'vm01': ('root', '127.0.0.1', vm['key'], other)}, timeout=3, why=why)
     assert ready == {} and pending == ['vm01']
     assert 'BadHostKeyException' in why['vm01'] or 'not found in known_hosts' in why['vm01'], why
+
+
+def test_ssh_argv_ends_the_options_before_the_destination():
+    argv = ssh.ssh_argv('root', '-oProxyCommand=x', '/p/id_rsa', '/p/known_hosts', ['true'])
+    assert argv[-3:] == ['--', 'root@-oProxyCommand=x', 'true']
+    assert argv.index('--') == len(argv) - 3

@@ -187,24 +187,47 @@ def test_net_names(name, valid):
 
 
 @pytest.mark.parametrize('name, valid', [
-    ('root', True), ('vda', True), ('data.1_x-y', True), ('x' * 64, True), ('x' * 65, False),
+    ('root', True), ('vda', True), ('data1_x-y', True), ('x' * 64, True), ('x' * 65, False),
     ('a/b', False), ('.hidden', False), ('a+b', False)])
 def test_disk_names(name, valid):
     if valid:
         assert values.disk_name(name) == name
     else:
         assert message_of(values.disk_name, name, 'disks[0].name') == (
-            'disks[0].name: invalid disk name %r: use letters, digits, ".", "_" and "-" '
-            '(at most 64, starting with a letter or digit)' % name)
+            'disks[0].name: invalid disk name %r: use letters, digits, "_" and "-" '
+            '(at most 64, starting with a letter or digit)%s'
+            % (name, ' ("." is refused: images/<vm>_<disk>.<snapshot>.qcow2 would clash)' if '.' in name else ''))
+
+
+@pytest.mark.parametrize('name', ['root.s1', 'data.1', 'a.b.c'])
+def test_a_dot_in_a_disk_name_is_refused_naming_the_key_and_the_clash(name):
+    # images/<vm>_root.s1.qcow2 is also the overlay of disk root at snapshot s1.
+    message = message_of(values.disk_name, name, 'domains.web01.disks[1].name')
+    assert message.startswith('domains.web01.disks[1].name: invalid disk name %r' % name)
+    assert '"." is refused' in message and 'would clash' in message
 
 
 @pytest.mark.parametrize('name, valid', [
-    ('s1', True), ('v1+fix', True), ('x' * 64, True), ('x' * 65, False), ('s~2', False), ('', False), (None, False)])
+    ('s1', True), ('v1+fix', True), ('x' * 64, True), ('x' * 65, False), ('s~2', False), ('', False), (None, False),
+    ('s.1', False), ('before.upgrade', False)])
 def test_snapshot_names(name, valid):
     if valid:
         assert values.snapshot_name(name) == name
     else:
-        assert message_of(values.snapshot_name, name, 'pool state') == (
+        message = message_of(values.snapshot_name, name, 'snapshot', 'name')
+        assert message.startswith('name: invalid snapshot name %r: use letters, digits, "_", "+" and "-" '
+                                  '(at most 64, starting with a letter or digit)' % (name,))
+        assert ('"." is refused' in message) == ('.' in (name or ''))
+
+
+@pytest.mark.parametrize('name, valid', [
+    ('s1', True), ('v1.2+fix', True), ('x' * 64, True), ('x' * 65, False), ('s~2', False), ('', False), (None, False),
+    ('.hidden', False)])
+def test_pool_state_names_may_hold_dots(name, valid):
+    if valid:
+        assert values.pool_state_name(name) == name
+    else:
+        assert message_of(values.pool_state_name, name) == (
             'invalid pool state name %r: use letters, digits, ".", "_", "+" and "-" '
             '(at most 64, starting with a letter or digit)' % (name,))
 
@@ -277,3 +300,22 @@ def test_next_free_dev():
 ])
 def test_remote_locations(location, remote):
     assert values.is_remote_location(location) is remote
+
+
+@pytest.mark.parametrize('location', ['/srv/pool', './-pool', 'me@host:/srv/pool', 'host:pool', 'a-b@c-d:/x-y'])
+def test_locations_that_no_command_reads_as_an_option(location):
+    assert values.location(location, 'pool') == location
+
+
+@pytest.mark.parametrize('location, fragment', [
+    ('-oProxyCommand=x:/p', "pool: location '-oProxyCommand=x:/p' starts with \"-\""),
+    ('-p', "pool: location '-p' starts with \"-\", which ssh, rsync and other commands would take for an option; "
+           "write ./-p for a local directory of that name"),
+    ('-l@host:/p', "pool: location '-l@host:/p' starts with \"-\""),
+    ('me@-host:/p', "pool: location 'me@-host:/p': its host '-host' starts with"),
+    ('me@host:--delete', "pool: location 'me@host:--delete': its path '--delete' starts with"),
+    ('', "pool: location must be a path or [user@]host:/path, not ''"),
+    (None, 'pool: location must be a path or [user@]host:/path, not None'),
+])
+def test_a_location_starting_with_a_dash_is_refused_naming_it(location, fragment):
+    assert message_of(values.location, location, 'pool').startswith(fragment)

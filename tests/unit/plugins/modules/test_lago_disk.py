@@ -13,6 +13,7 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError
 from ansible_collections.lago.lago.plugins.modules import lago_disk
 
 from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import listing, module_params
+from ansible_collections.lago.lago.tests.unit.plugins.offline_prefix import fake_libvirt, make_prefix
 
 MIB = 1 << 20
 
@@ -97,7 +98,7 @@ def test_an_overlay_that_fails_after_the_owner_was_recorded_is_rolled_back(make_
         run_disk(make_run, path=path, template='base', template_repo=repo.path, template_store=store,
                  owner=owner, size='8M')
     assert 'smaller than its backing file' in str(err.value)
-    assert not os.path.exists(path)
+    assert not os.path.exists(path) and not os.path.exists(path + '.lago_disk')
     users = os.path.join(store, 'lab:base:v2.users')
     assert json.load(open(users))['users'] == {}  # the store keeps the image, not the user
 
@@ -117,4 +118,69 @@ def test_absent_and_exported(make_run, tmp_path):
     assert planned['changed'] is True and os.path.exists(path)
     removed, _run = run_disk(make_run, path=path, state='absent')
     assert removed['action'] == 'removed' and not os.path.exists(path)
+    assert not os.path.exists(path + '.lago_disk')
     assert run_disk(make_run, path=path, state='absent')[0]['changed'] is False
+
+
+# --- state=absent removes only what lago_disk made --------------------------
+
+def test_absent_refuses_a_users_file_naming_the_path_and_it_survives(make_run, tmp_path):
+    # Before: any file at the path was deleted.
+    path = tmp_path / 'thesis.img'
+    path.write_bytes(b'my only copy')
+    for check_mode in (True, False):
+        with pytest.raises(LagoError) as err:
+            run_disk(make_run, check_mode=check_mode, path=str(path), state='absent')
+        # The error must name the path, say lago_disk did not make it and that it is left alone.
+        assert str(err.value).startswith('%s was not made by lago_disk (there is no ownership record %s.lago_disk); '
+                                         'it is left alone' % (path, path))
+    assert path.read_bytes() == b'my only copy'
+
+
+def test_absent_refuses_a_users_image_put_where_lago_disks_image_was(make_run, tmp_path):
+    path = str(tmp_path / 'data.qcow2')
+    run_disk(make_run, path=path, size='8M')
+    os.rename(path, path + '.mine')
+    qemu_img.create(path + '.users', size=MIB, fmt='qcow2')
+    os.rename(path + '.users', path)  # another file (inode) at the path, the old record beside it
+    with pytest.raises(LagoError) as err:
+        run_disk(make_run, path=path, state='absent')
+    assert str(err.value).startswith('%s was not made by lago_disk (its ownership record %s.lago_disk names '
+                                     'another file)' % (path, path))
+    assert os.path.exists(path)
+
+
+def test_absent_removes_the_image_lago_disk_made_with_its_record(make_run, tmp_path):
+    path = str(tmp_path / 'data.qcow2')
+    made, _run = run_disk(make_run, path=path, size='8M')
+    assert made['action'] == 'created' and os.path.exists(path + '.lago_disk')
+    grown, _run = run_disk(make_run, path=path, size='16M')
+    assert grown['action'] == 'grown'
+    planned, _run = run_disk(make_run, check_mode=True, path=path, state='absent')
+    assert planned['action'] == 'removed' and os.path.exists(path)
+    removed, _run = run_disk(make_run, path=path, state='absent')
+    assert removed['changed'] and removed['action'] == 'removed'
+    assert listing(str(tmp_path)) == []
+
+
+def test_absent_removes_an_export_with_its_hash_and_metadata(make_run, tmp_path):
+    path = str(tmp_path / 'vm.qcow2')
+    run_disk(make_run, path=path, size='8M')
+    dest = str(tmp_path / 'out.qcow2')
+    run_disk(make_run, path=path, state='exported', dest=dest)
+    removed, _run = run_disk(make_run, path=dest, state='absent')
+    assert removed['action'] == 'removed'
+    assert listing(str(tmp_path)) == ['vm.qcow2', 'vm.qcow2.lago_disk']
+
+
+def test_a_prefix_image_is_refused_naming_the_prefix_and_the_disk(make_run, tmp_path, monkeypatch):
+    # lago_disk with force would replace (or with state=absent remove) a VM's running overlay.
+    state = make_prefix(tmp_path / 'prefix', fake_libvirt(monkeypatch))
+    root = state.layout.image('vm01', 'root', 'qcow2')
+    before = open(root, 'rb').read()
+    for given in (dict(state='absent'), dict(size='128M', force=True, format='raw'), dict(size='128M')):
+        with pytest.raises(LagoError) as err:
+            run_disk(make_run, path=root, **given)
+        assert str(err.value).startswith('%s belongs to lago prefix %s (VM vm01 disk root): lago_disk leaves it alone'
+                                         % (root, state.path))
+    assert open(root, 'rb').read() == before

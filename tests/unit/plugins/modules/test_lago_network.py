@@ -161,3 +161,28 @@ def test_missing_owner_file_is_named(make_run, conn, lease_dir):
     with pytest.raises(errors.LeaseError, match='owner uuid file /nonexistent/prefix/uuid does not exist'):
         run_module(make_run, **params(lease_dir, owner='/nonexistent/prefix/uuid'))
     assert conn.calls == [] and lease_files(lease_dir) == []
+
+
+@pytest.mark.parametrize('method, operation', [
+    ('networkLookupByName', 'cannot look up network'),
+    ('isActive', 'cannot read network [0-9a-f]{8}-mgmt \\(whether it runs\\)'),
+    ('XMLDesc', 'cannot read network [0-9a-f]{8}-mgmt \\(its (definition|running XML)\\)'),
+])
+def test_a_libvirt_error_reading_the_network_is_a_network_error_naming_it(make_run, conn, lease_dir, method, operation):
+    # Before: the raw libvirtError escaped (a traceback, no LagoError for the runtime to report).
+    run_module(make_run, **params(lease_dir))
+    leases = lease_files(lease_dir)
+    conn.fail_calls[method] = 'internal error: connection reset'
+    with pytest.raises(errors.NetworkError, match=r'^%s.*: internal error: connection reset$' % operation):
+        run_module(make_run, **params(lease_dir, mtu=1400))
+    assert lease_files(lease_dir) == leases
+
+
+def test_a_libvirt_error_after_the_define_still_rolls_the_new_network_back(make_run, conn, lease_dir):
+    # Before: the uuid was read before the undo was registered, so the defined network stayed.
+    conn.fail_calls['UUIDString'] = 'internal error: lost the daemon'
+    with pytest.raises(errors.NetworkError, match='cannot read the uuid of network [0-9a-f]{8}-mgmt: internal error: '
+                                                  'lost the daemon'):
+        run_module(make_run, **params(lease_dir))
+    assert [call[0] for call in conn.calls] == ['define', 'undefine']
+    assert conn.networks == {} and lease_files(lease_dir) == [] and not os.path.exists(owner_dir(lease_dir))

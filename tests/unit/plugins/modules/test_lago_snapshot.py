@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
+from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 from ansible_collections.lago.lago.plugins.modules import lago_snapshot
 
@@ -83,3 +83,15 @@ def test_unknown_vm_is_an_error(snap):
     with pytest.raises(PrefixError) as err:
         snap(vms=['vm09'])
     assert 'vms vm09 are not in the prefix' in str(err.value)
+
+
+@pytest.mark.parametrize('name', ['s1.qcow2', 'before.upgrade'])
+def test_a_snapshot_name_with_a_dot_is_refused_before_anything_changes(snap, prefix, name):
+    # Its overlays images/<vm>_<disk>.<name>.qcow2 could be the image of a disk named <disk>.<name>.
+    images = sorted(os.listdir(os.path.join(prefix, 'images')))
+    state = open(os.path.join(prefix, 'state.json')).read()
+    with pytest.raises(LagoError) as err:
+        snap(name=name)
+    assert 'invalid snapshot name %r' % name in str(err.value) and '"." is refused' in str(err.value)
+    assert sorted(os.listdir(os.path.join(prefix, 'images'))) == images
+    assert open(os.path.join(prefix, 'state.json')).read() == state

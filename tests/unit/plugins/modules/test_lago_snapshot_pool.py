@@ -81,3 +81,25 @@ def test_unknown_snapshot_is_named(export):
     with pytest.raises(SnapshotError) as err:
         export(snapshot='nope')
     assert "snapshot 'nope' does not exist" in str(err.value)
+
+
+@pytest.mark.parametrize('location, part', [
+    ('-oProxyCommand=touch /tmp/owned:/srv/pool', "pool location '-oProxyCommand=touch /tmp/owned:/srv/pool' starts with"),
+    ('-pool', "pool location '-pool' starts with \"-\""),
+    ('-lroot@host:/srv/pool', "pool location '-lroot@host:/srv/pool' starts with"),
+    ('me@-oProxyCommand=x:/srv/pool', "its host '-oProxyCommand=x'"),
+    ('me@host:-rf', "its path '-rf'"),
+])
+@pytest.mark.parametrize('state', ['present', 'absent'])
+def test_a_location_ssh_would_take_for_an_option_is_refused_before_any_command(
+        export, monkeypatch, tmp_path, location, part, state):
+    # Before: it reached ssh as an option, and the error said "could not lock state within 300s"
+    # (or, as a local path, the pool was made in the current directory).
+    monkeypatch.chdir(tmp_path)
+    ran = []
+    monkeypatch.setattr('subprocess.Popen', lambda *args, **kwargs: ran.append(args) or pytest.fail('ran %r' % (args,)))
+    with pytest.raises(SnapshotError) as err:
+        export(pool=location, state=state)
+    assert part in str(err.value) and 'would take for an option' in str(err.value)
+    assert 'could not lock' not in str(err.value) and ran == []
+    assert not [name for name in os.listdir(str(tmp_path)) if name.startswith('-')]
