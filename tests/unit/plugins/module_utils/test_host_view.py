@@ -213,8 +213,12 @@ def test_ssh_common_args_keep_an_odd_known_hosts_path_whole(tmp_path):
 # --- running -----------------------------------------------------------------------------
 
 class FakeDom(object):
-    def __init__(self, state):
+    def __init__(self, state, name='lago-aaaa0000-vm01'):
         self._state = state
+        self._name = name
+
+    def name(self):
+        return self._name
 
     def state(self):
         return [self._state, 0]
