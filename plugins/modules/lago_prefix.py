@@ -177,7 +177,7 @@ from ansible_collections.lago.lago.plugins.module_utils import prefix_build, pre
 from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
 from ansible_collections.lago.lago.plugins.module_utils._runtime import (
     LEASE_ARGS, LIBVIRT_ARGS, LOCK_ARGS, TEMPLATE_ARGS, run_module)
-from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError, PrefixGone
+from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout
@@ -250,8 +250,9 @@ def absent(run, conn, layout):
     if not os.path.exists(layout.path):
         return run.carry_out(Plan('prefix', {}, {}, values=dict(removed=[])))
     if not layout.initialized:
-        raise PrefixError('%s exists but is not a lago prefix (no state.json); refusing to remove it'
-                          % layout.path)
+        # Nothing of a prefix there (or only the user's files, after a destroy): nothing to remove.
+        run.warn('%s is not a lago prefix (no state.json): nothing removed' % layout.path)
+        return run.carry_out(Plan('prefix', {}, {}, values=dict(removed=[])))
     try:
         with run.open_prefix(layout.path, must_exist=False) as state:
             return run.carry_out(plan_absent(conn, state))
