@@ -472,11 +472,12 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
     """Hold the prefix's exclusive lock (an flock the kernel drops when the holder dies).
 
     The directory must exist. PrefixBusy after ``timeout`` seconds names the holder.
+    Yields True when this call made the lock file (False when it was there, or nested).
     """
     if _HELD.get(layout.path):
         _HELD[layout.path] += 1
         try:
-            yield
+            yield False
         finally:
             _HELD[layout.path] -= 1
         return
@@ -485,6 +486,7 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
             # file_lock would make the directory again: it is not this run's to make.
             raise PrefixGone('prefix %s was removed by another run while this one waited for its '
                              'lock; nothing was changed' % layout.path)
+        made = not os.path.exists(layout.lock_file)
         try:
             with file_lock(layout.lock_file, timeout=timeout) as fd:
                 if not _same_file(fd, layout.lock_file):
@@ -494,7 +496,7 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
                     datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))).encode())
                 _HELD[layout.path] = 1
                 try:
-                    yield
+                    yield made
                 finally:
                     _HELD.pop(layout.path, None)
                 return
@@ -523,7 +525,7 @@ def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT
             created = True
         except FileExistsError:
             pass  # another run made it a moment ago: its lock decides who goes first
-    with (lock(layout, timeout, what) if locked else _nothing()):
+    with (lock(layout, timeout, what) if locked else _nothing()) as made_lock:
         try:
             state = PrefixState.load(layout) if layout.initialized else PrefixState.new(layout, created_dir=created)
             state.dir_created_now = created
@@ -531,12 +533,15 @@ def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT
         finally:
             # Still under the lock: a run waiting for it then finds the lock file gone
             # (lock() checks the inode) and starts over instead of using a removed directory.
-            if created and not layout.initialized:
+            # A lock file this call made in a directory that holds no prefix goes too
+            # (a failed init in the user's own directory leaves only the user's files).
+            if not layout.initialized and (created or made_lock):
                 remove_path(layout.lock_file)
+            if created and not layout.initialized:
                 with contextlib.suppress(OSError):
                     os.rmdir(layout.path)
 
 
 @contextlib.contextmanager
 def _nothing():
-    yield
+    yield False

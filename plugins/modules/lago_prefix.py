@@ -180,7 +180,7 @@ from ansible_collections.lago.lago.plugins.module_utils._runtime import (
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
-from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, read_state_file
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import describe
 
 ARGUMENT_SPEC = dict(
@@ -224,8 +224,12 @@ def present_and_powered(run, conn, layout):
     with run.open_prefix(layout.path, must_exist=new_spec is None) as state:
         if new_spec is not None:
             values = run.carry_out(prefix_build.plan_present(conn, state, new_spec, options_of(p)))
-        if p['state'] == 'present' or not layout.initialized:
+        if not layout.initialized:
+            if new_spec is None:  # destroyed by another run while this one waited for the lock
+                read_state_file(layout)
             return values  # check mode on a new prefix: nothing to power yet
+        if p['state'] == 'present':
+            return values
         if p['state'] == 'started':
             power = prefix_power.plan_start(conn, state, p['vms'])
         else:

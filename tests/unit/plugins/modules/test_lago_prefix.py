@@ -7,12 +7,15 @@ from __future__ import absolute_import, division, print_function
 
 import copy
 import json
+import multiprocessing
 import os
+import shutil
 import subprocess
+import time
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import errors, prefix_power
+from ansible_collections.lago.lago.plugins.module_utils import errors, prefix_power, prefix_state
 from ansible_collections.lago.lago.plugins.modules import lago_prefix
 from ansible_collections.lago.lago.tests.unit.plugins.fake_libvirt import FakeConn
 from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import listing, module_params
@@ -22,6 +25,8 @@ SPEC = {
                          'disks': [{'type': 'empty', 'name': 'root', 'dev': 'vda', 'size': '1M', 'format': 'qcow2'}]}},
     'nets': {'lan': {'type': 'nat', 'management': True}},
 }
+# A template disk without a template_repo: init fails at its disks, after the lease was taken.
+TEMPLATE_DISK = dict(type='template', template_name='debian12', name='data', dev='vdb', format='qcow2')
 
 
 @pytest.fixture
@@ -139,10 +144,12 @@ def test_changes_an_existing_prefix_cannot_take_are_refused_by_name(make_run, co
 
 def test_failed_init_removes_what_it_made(make_run, conn, host, tmp_path):
     args = params(tmp_path / 'prefix', host)
-    args['spec']['domains']['vm01']['disks'] = [dict(type='file', name='root', dev='vda', path=str(tmp_path / 'no.qcow2'))]
-    with pytest.raises(errors.LagoError) as err:
+    args['spec']['domains']['vm01']['disks'].append(TEMPLATE_DISK)  # fails after the lease was taken
+    with pytest.raises(errors.PrefixError) as err:
         run_module(make_run, **args)
-    assert 'no.qcow2' in str(err.value)
+    assert 'init of prefix %s failed at step "disks of vm01"' % (tmp_path / 'prefix') in str(err.value)
+    assert 'needs template debian12 but no template_repo was given' in str(err.value)
+    assert 'everything this run created was removed again' in str(err.value)
     assert not os.path.exists(str(tmp_path / 'prefix')) and leases(host) == []
     assert conn.networks == {} and conn.domains == {}
 
@@ -152,11 +159,11 @@ def test_failed_init_in_a_user_directory_leaves_only_the_users_files(make_run, c
     path.mkdir()
     (path / 'notes.txt').write_text('mine')
     args = params(path, host)
-    args['spec']['domains']['vm01']['disks'][0].update(type='file', path=str(tmp_path / 'no.qcow2'))
-    args['spec']['domains']['vm01']['disks'][0].pop('size')
-    with pytest.raises(errors.LagoError):
+    args['spec']['domains']['vm01']['disks'].append(TEMPLATE_DISK)
+    with pytest.raises(errors.PrefixError) as err:
         run_module(make_run, **args)
-    assert listing(str(path)) == ['notes.txt'] and leases(host) == []
+    assert 'failed at step "disks of vm01"' in str(err.value)
+    assert listing(str(path)) == ['notes.txt'] and leases(host) == [] and conn.networks == {}
 
 
 def test_interrupted_init_is_finished_by_the_next_run(make_run, conn, host, tmp_path):
@@ -249,3 +256,61 @@ def test_destroy_leaves_a_directory_that_is_not_a_prefix_alone(make_run, conn, h
     assert result == dict(changed=False, removed=[])
     assert run.module.warnings == ['%s is not a lago prefix (no state.json): nothing removed' % path]
     assert listing(str(path)) == ['precious.txt']
+
+
+def hold_lock(path, seconds, then=None):
+    """Another process holding the prefix's lock for ``seconds`` (then calling ``then()``); returns it once it holds it."""
+    ready = multiprocessing.get_context('fork').Event()
+
+    def holder():
+        with prefix_state.lock(prefix_state.Layout(str(path)), what='the other run'):
+            ready.set()
+            time.sleep(seconds)
+            if then is not None:
+                then()
+    proc = multiprocessing.get_context('fork').Process(target=holder)
+    proc.start()
+    assert ready.wait(10)
+    return proc
+
+
+def test_a_second_run_waits_for_the_lock_then_converges(make_run, conn, host, tmp_path):
+    path = tmp_path / 'prefix'
+    built = run_module(make_run, **params(path, host))
+    other = hold_lock(path, 1.0)
+    since = time.monotonic()
+    again = run_module(make_run, **params(path, host))
+    other.join()
+    assert time.monotonic() - since >= 0.9, 'it waited for the lock'
+    assert again['changed'] is False and again['prefix'] == built['prefix']
+
+
+def test_a_run_that_cannot_get_the_lock_fails_naming_it_and_changes_nothing(make_run, conn, host, tmp_path):
+    path = tmp_path / 'prefix'
+    run_module(make_run, **params(path, host))
+    before = listing(str(path))
+    other = hold_lock(path, 3.0)
+    try:
+        with pytest.raises(errors.PrefixBusy) as err:
+            run_module(make_run, **params(path, host, state='absent', lock_timeout=0.5))
+    finally:
+        other.join()
+    assert 'prefix %s is busy: held by pid %d' % (path, other.pid) in str(err.value)
+    assert '(the other run)' in str(err.value) and 'nothing was changed' in str(err.value)
+    assert listing(str(path)) == before and leases(host) == ['200.lease']
+
+
+def test_a_run_that_waited_for_a_destroy(make_run, conn, host, tmp_path):
+    path = tmp_path / 'prefix'
+    run_module(make_run, **params(path, host))
+    other = hold_lock(path, 1.0, then=lambda: shutil.rmtree(str(path)))
+    gone = run_module(make_run, **params(path, host, state='absent'))
+    other.join()
+    assert gone == dict(changed=False, removed=[])
+    run_module(make_run, **params(path, host))
+    other = hold_lock(path, 1.0, then=lambda: shutil.rmtree(str(path)))
+    with pytest.raises(errors.PrefixError) as err:
+        run_module(make_run, **params(path, host, state='started', spec=None))
+    other.join()
+    assert 'was removed by another run while this one waited for its lock; nothing was changed' in str(err.value)
+    assert not os.path.exists(str(path))
