@@ -445,6 +445,8 @@ class PrefixState(object):
 # Prefixes this process holds the lock of (path -> depth): nested steps of one
 # run share the lock instead of waiting for themselves.
 _HELD = {}
+# Prefixes whose lock file the holding call made (path -> bool).
+_MADE = {}
 
 
 def _holder(layout):
@@ -472,12 +474,12 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
     """Hold the prefix's exclusive lock (an flock the kernel drops when the holder dies).
 
     The directory must exist. PrefixBusy after ``timeout`` seconds names the holder.
-    Yields True when this call made the lock file (False when it was there, or nested).
+    While held, ``_MADE[path]`` tells whether this call made the lock file.
     """
     if _HELD.get(layout.path):
         _HELD[layout.path] += 1
         try:
-            yield False
+            yield
         finally:
             _HELD[layout.path] -= 1
         return
@@ -495,10 +497,12 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
                 os.write(fd, json.dumps(dict(pid=os.getpid(), what=what, since=datetime.datetime.now(
                     datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))).encode())
                 _HELD[layout.path] = 1
+                _MADE[layout.path] = made
                 try:
-                    yield made
+                    yield
                 finally:
                     _HELD.pop(layout.path, None)
+                    _MADE.pop(layout.path, None)
                 return
         except LockTimeout:
             raise PrefixBusy('prefix %s is busy%s; nothing was changed (waited %ss)'
@@ -525,7 +529,8 @@ def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT
             created = True
         except FileExistsError:
             pass  # another run made it a moment ago: its lock decides who goes first
-    with (lock(layout, timeout, what) if locked else _nothing()) as made_lock:
+    with (lock(layout, timeout, what) if locked else contextlib.nullcontext()):
+        made_lock = _MADE.get(layout.path, False) if locked else False
         try:
             state = PrefixState.load(layout) if layout.initialized else PrefixState.new(layout, created_dir=created)
             state.dir_created_now = created
@@ -540,8 +545,3 @@ def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT
             if created and not layout.initialized:
                 with contextlib.suppress(OSError):
                     os.rmdir(layout.path)
-
-
-@contextlib.contextmanager
-def _nothing():
-    yield False
