@@ -22,9 +22,10 @@ import uuid
 
 from lxml import etree
 
-from ansible_collections.lago.lago.plugins.module_utils import disk, prefix_build, prefix_power, spec_normalize as spec
+from ansible_collections.lago.lago.plugins.module_utils import (
+    disk, prefix_build, prefix_power, prefix_state, prefix_teardown, spec_normalize as spec)
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
-from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, load_state, teardown
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 
 REPO = os.environ.get('LAGO_LAB_TEMPLATE_REPO', '/var/cache/lago-lab/templates/repo.json')
 
@@ -47,7 +48,8 @@ def engine_init(workdir, wanted, store, lease_dir):
                                    virt_type='qemu')
     conn = connect()
     started = time.perf_counter()
-    prefix_build.apply(layout, wanted, options, conn)
+    with prefix_state.open_prefix(layout.path, must_exist=False) as state:
+        prefix_build.plan_present(conn, state, wanted, options).apply()
     return time.perf_counter() - started, layout
 
 
@@ -104,7 +106,7 @@ def bench_init(args):
         for _run in range(args.runs):
             seconds, layout = engine_init(workdir, wanted, store, lease_dir)
             engine.append(seconds)
-            teardown(conn, layout, load_state(layout))
+            prefix_teardown.destroy(conn, PrefixState.load(layout))
             plain.append(plain_init(workdir, wanted, backing))
             print('run %d: engine %.3f s, plain script %.3f s' % (_run + 1, engine[-1], plain[-1]), flush=True)
     finally:
@@ -122,24 +124,24 @@ def bench_start(args):
     conn = connect()
     try:
         seconds, layout = engine_init(workdir, init_spec(3, nets=1), store, lease_dir)
-        state = load_state(layout)
+        state = PrefixState.load(layout)
         alone = {}
-        for name in sorted(state['vms']):
+        for name in state.vm_names:
             started = time.monotonic()
-            prefix_power.start(conn, layout, state, [name])
-            prefix_power.wait_for_ssh(layout, state, [name], timeout=600)
+            prefix_power.start(conn, state, [name])
+            prefix_power.wait_for_ssh(state, [name], timeout=600)
             alone[name] = time.monotonic() - started
             prefix_power.stop(conn, state, [name], timeout=1)
             print('%s alone: %.1f s to SSH' % (name, alone[name]), flush=True)
         started = time.monotonic()
-        prefix_power.start(conn, layout, state)
-        ready = prefix_power.wait_for_ssh(layout, state, timeout=600)
+        prefix_power.start(conn, state)
+        ready = prefix_power.wait_for_ssh(state, timeout=600)
         together = time.monotonic() - started
         print('3 VMs together: all SSH-ready after %.1f s (each: %s)'
               % (together, ', '.join('%s %.1f s' % item for item in sorted(ready.items()))))
         print('excess over the slowest VM alone (%.1f s): %.1f s (target <= 2 s; 2 cores shared by 3 '
               'emulated guests)' % (max(alone.values()), together - max(alone.values())))
-        teardown(conn, layout, state)
+        prefix_teardown.destroy(conn, state)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

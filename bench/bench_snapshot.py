@@ -29,9 +29,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, '.collections'))
 
 from ansible_collections.lago.lago.plugins.module_utils import (  # noqa: E402
-    prefix_build, prefix_power, snapshot_revert, snapshot_take, spec_normalize as specs)
+    prefix_build, prefix_power, prefix_state, prefix_teardown, snapshot_revert, snapshot_take, spec_normalize as specs)
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect, libvirt, lookup_domain  # noqa: E402
-from ansible_collections.lago.lago.plugins.module_utils.prefix import teardown  # noqa: E402
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState  # noqa: E402
 
 INIT = {
@@ -98,9 +97,8 @@ def offline(layout, conn, runs):
 
 def live(layout, conn):
     state = PrefixState.load(layout)
-    # prefix_power reads the raw dict until it takes a PrefixState
-    prefix_power.start(conn, layout, state.to_dict(), ['vm01'])
-    ready = prefix_power.wait_for_ssh(layout, state.to_dict(), ['vm01'])
+    prefix_power.start(conn, state, ['vm01'])
+    ready = prefix_power.wait_for_ssh(state, ['vm01'])
     print('vm01 booted to SSH in %.1f s' % ready['vm01'], flush=True)
     dom = lookup_domain(conn, state.vm('vm01').libvirt_name)
     events = LifecycleEvents(conn, dom)
@@ -132,13 +130,15 @@ def main():
     options = prefix_build.Options(template_repo=args.repo, template_store=os.path.join(work, 'store'),
                                    lease_dir=os.path.join(work, 'subnets'), virt_type='qemu')
     try:
-        prefix_build.apply(layout, specs.normalize_spec(INIT, base_dir=work, prefix_path=layout.path), options, conn)
+        with prefix_state.open_prefix(layout.path, must_exist=False) as state:
+            wanted = specs.normalize_spec(INIT, base_dir=work, prefix_path=layout.path)
+            prefix_build.plan_present(conn, state, wanted, options).apply()
         offline(layout, conn, args.runs)
         if not args.no_live:
             live(layout, conn)
     finally:
         if os.path.exists(layout.state_file):
-            teardown(conn, layout, PrefixState.load(layout).to_dict())  # teardown still takes the raw dict
+            prefix_teardown.destroy(conn, PrefixState.load(layout))
         shutil.rmtree(work, ignore_errors=True)
 
 

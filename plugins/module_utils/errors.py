@@ -68,6 +68,10 @@ class PrefixBusy(PrefixError):
     """Another process holds the prefix's lock; the message names it."""
 
 
+class PrefixGone(PrefixError):
+    """The prefix was removed by another run while this one waited for its lock."""
+
+
 class Interrupted(BaseException):
     """The run got SIGTERM/SIGHUP: like KeyboardInterrupt, it unwinds (and rolls back) every step."""
 

@@ -2,10 +2,13 @@
 # Copyright: lago.lago developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Lago's ``init``: a prefix from a normalized spec, and the changes that can
-safely be applied to an existing one.
+safely be applied to an existing one, as a Plan (what lago_prefix state=present does).
 
-Each object is recorded in state.json before (or as) it is made, so that a
-failure, even a killed process, can be rolled back from the state alone.
+Works on the prefix_state.PrefixState that the caller holds under the prefix's
+lock. Each object is recorded in state.json before (or as) it is made, so that
+a failure, even a killed process, can be rolled back from the state alone: a
+failed init is undone through one rollback.Rollback (prefix_teardown takes
+apart what the state records, then the prefix's own files go).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -16,12 +19,13 @@ import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    addressing, disk, domain, network, pool, qemu_img, seed, spec_diff as specs, sshkeys, subnet_lease,
-    template_repo, template_store, values)
+    addressing, disk, domain, network, pool, prefix_teardown, qemu_img, seed, spec_diff as specs, sshkeys,
+    subnet_lease, template_repo, template_store, values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
-from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, remove_path, write_json
-from ansible_collections.lago.lago.plugins.module_utils.prefix import (
-    STATE_VERSION, describe, load_state, owner_of, save_state, teardown, teardown_vm)
+from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, write_json
+from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
+from ansible_collections.lago.lago.plugins.module_utils.prefix_view import describe
+from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
 
 # What an existing prefix accepts from a changed init file.
 METADATA_KEYS = {'groups', 'vm-type', 'artifacts', 'metadata'}
@@ -43,20 +47,58 @@ class Options(object):
 
 # ----------------------------------------------------------------- planning
 
-def plan(layout, new_spec, conn):
-    """What applying ``new_spec`` to the prefix at ``layout`` would do.
+def _built(state):
+    """True when ``state`` is a complete prefix (not new, not left half way by a killed init)."""
+    return state.layout.initialized and state.ready
 
-    Returns dict(action=create|update|none, diff, refused=[reasons]).
+
+def plan_present(conn, state, new_spec, options):
+    """Make the prefix ``state`` (held under its lock) match ``new_spec``, as a Plan named ``prefix``.
+
+    before/after: the init spec the prefix was built from and the one it will
+    have; steps: create, the VMs added and changed, the libvirt objects defined
+    again. values: changes (the spec diff) and prefix (as it is, or None for a
+    new one; after apply, as it is then). Changes an existing prefix cannot
+    take raise PrefixError naming each of them, before anything is touched.
     """
-    if not os.path.exists(layout.state_file):
-        return dict(action='create', diff=specs.spec_diff(None, new_spec), refused=[])
-    state = load_state(layout)
-    if state.get('status') != 'ready':
-        return dict(action='create', diff=specs.spec_diff(None, new_spec), refused=[])
-    old_spec = read_json(layout.spec_file)
+    if not _built(state):
+        diff = specs.spec_diff(None, new_spec)
+        what = 'create' if not state.layout.initialized else 'finish the interrupted init: remove what it made, create'
+
+        def create():
+            _create(conn, state, new_spec, options)
+            return dict(prefix=describe(state, conn))
+        return Plan('prefix', {}, new_spec, [what], create, values=dict(changes=diff, prefix=None))
+    old_spec = read_json(state.layout.spec_file)
     diff = specs.spec_diff(old_spec, new_spec)
     refused = _refusals(diff, state, conn)
-    return dict(action='update' if diff['changed'] else 'none', diff=diff, refused=refused)
+    if refused:
+        raise PrefixError('prefix %s: the init file changed in ways that cannot be applied: %s'
+                          % (state.path, '; '.join(refused)))
+    steps = ['add vm %s' % name for name in diff['vms']['added']]
+    steps += ['change vm %s: %s' % (name, ', '.join(change['keys'])) for name, change in sorted(diff['vms']['changed'].items())]
+    if not diff['changed']:
+        steps += _lost_libvirt_objects(conn, state)
+
+    def update():
+        if diff['changed']:
+            _update(conn, state, new_spec, diff)
+        _reconcile_libvirt(conn, state)
+        return dict(prefix=describe(state, conn), after=read_json(state.layout.spec_file))
+    return Plan('prefix', old_spec, new_spec if diff['changed'] else old_spec, steps, update,
+                values=dict(changes=diff, prefix=describe(state, conn)))
+
+
+def _lost_libvirt_objects(conn, state):
+    """What libvirt lost (or has otherwise) of an unchanged prefix: defined again by the plan."""
+    steps = []
+    for name in state.net_names:
+        if network.reconcile(conn, _net_description(state, name), 'present', check_mode=True)['changed']:
+            steps.append('define network %s' % state.net(name).libvirt_name)
+    for vm in state.vms.values():
+        if domain.lookup_domain(conn, vm.libvirt_name) is None:
+            steps.append('define domain %s' % vm.libvirt_name)
+    return steps
 
 
 def _refusals(diff, state, conn):
@@ -80,196 +122,160 @@ def _refusals(diff, state, conn):
             refused.append('vm %s: existing disks cannot be removed or changed (%s)'
                            % (name, ', '.join(sorted(list(disks.get('removed', [])) + list(disks.get('changed', {}))))))
         needs_stop = sorted(keys & STOPPED_ONLY_KEYS) + (['new disks'] if disks.get('added') else [])
-        if needs_stop and _running(conn, state['vms'][name]):
+        if needs_stop and _running(conn, state.vm(name)):
             refused.append('vm %s changes %s while it runs: stop it first' % (name, ', '.join(needs_stop)))
     return refused
 
 
 def _running(conn, vm):
-    dom = domain.lookup_domain(conn, vm['libvirt_name'])
+    dom = domain.lookup_domain(conn, vm.libvirt_name)
     return dom is not None and dom.isActive()
 
 
-# ------------------------------------------------------------------- applying
+# ------------------------------------------------------------------- creating
 
-def apply(layout, new_spec, options, conn, check_mode=False):
-    """Make the prefix match ``new_spec``. Returns dict(changed, diff, prefix)."""
-    planned = plan(layout, new_spec, conn)
-    if planned['refused']:
-        raise PrefixError('prefix %s: the init file changed in ways that cannot be applied: %s'
-                          % (layout.path, '; '.join(planned['refused'])))
-    if check_mode:
-        changed = planned['action'] != 'none'
-        prefix = describe(layout, load_state(layout), conn) if planned['action'] != 'create' else None
-        return dict(changed=changed, diff=planned['diff'], prefix=prefix)
-    if planned['action'] == 'create':
-        state = _create(layout, new_spec, options, conn)
-        return dict(changed=True, diff=planned['diff'], prefix=describe(layout, state, conn))
-    state = load_state(layout)
-    changed = planned['action'] == 'update'
-    if changed:
-        state = _update(layout, state, new_spec, planned['diff'], conn)
-    changed = _reconcile_libvirt(layout, state, conn) or changed
-    return dict(changed=changed, diff=planned['diff'], prefix=describe(layout, state, conn))
-
-
-def _create(layout, new_spec, options, conn):
-    """Build a new prefix; on any failure remove all this run made and say at which step."""
-    leftover = _interrupted_state(layout)
-    if leftover is not None:
-        teardown(conn, layout, leftover, remove_dir=leftover.get('created_dir', False))
-    created_dir = not os.path.isdir(layout.path)
-    state = None
-    step = 'layout'
+def _create(conn, state, new_spec, options):
+    """Build the new prefix into ``state``; on any failure remove all this run made and say at which step."""
+    layout = state.layout
+    if layout.initialized:
+        # A killed init left this: take apart what it recorded, keep the directory (and our lock).
+        prefix_teardown.teardown(conn, state)
+        prefix_teardown.remove_own_files(layout)
+    step = ['layout']
     try:
-        state = _new_layout(layout, options, created_dir)
-        step = 'leases'
-        _lease_subnets(state, new_spec, options)
-        save_state(layout, state)
-        step = 'addresses'
-        for name in sorted(new_spec['domains']):
-            state['vms'][name] = _new_vm(state, name, new_spec['domains'][name])
-        save_state(layout, state)
-        for name in sorted(state['vms']):
-            step = 'disks of %s' % name
-            _make_disks(layout, state, name, new_spec['domains'][name])
-            step = 'seed of %s' % name
-            _make_seed(layout, state, name)
-            step = 'deploy scripts of %s' % name
-            _copy_scripts(layout, state, name, new_spec['domains'][name])
-        step = 'networks'
-        for name in sorted(state['nets']):
-            network.reconcile(conn, _net_description(state, name), 'present')
-        step = 'domains'
-        for name in sorted(state['vms']):
-            domain.define(conn, _domain_xml(layout, state, name))
-        step = 'known_hosts'
-        _write_known_hosts(layout, state)
-        write_json(layout.spec_file, new_spec, mode=0o600)  # may hold a root password
-        state['status'] = 'ready'
-        save_state(layout, state)
-        return state
+        with Rollback() as undo:
+            undo.push('prefix files of %s' % layout.path, lambda: _undo_create(conn, state))
+            _new_layout(state, options)
+            step[0] = 'leases'
+            _lease_subnets(state, new_spec, options)
+            state.save()
+            step[0] = 'addresses'
+            for name in sorted(new_spec['domains']):
+                state.add_vm(name, _new_vm(state, name, new_spec['domains'][name]))
+            state.save()
+            for name in state.vm_names:
+                step[0] = 'disks of %s' % name
+                _make_disks(state, name, new_spec['domains'][name])
+                step[0] = 'seed of %s' % name
+                _make_seed(state, name)
+                step[0] = 'deploy scripts of %s' % name
+                _copy_scripts(state, name, new_spec['domains'][name])
+            step[0] = 'networks'
+            for name in state.net_names:
+                network.reconcile(conn, _net_description(state, name), 'present')
+            step[0] = 'domains'
+            for name in state.vm_names:
+                domain.define(conn, _domain_xml(state, name))
+            step[0] = 'known_hosts'
+            _write_known_hosts(state)
+            write_json(layout.spec_file, new_spec, mode=0o600)  # may hold a root password
+            state.status = 'ready'
+            state.save()
+            undo.commit()
     except (LagoError, OSError) as err:
-        _rollback(conn, layout, state, created_dir)
-        raise PrefixError('init of prefix %s failed at step "%s": %s (everything this run created '
-                          'was removed again)' % (layout.path, step, err))
+        failures = getattr(err, 'rollback_failures', None)
+        outcome = ('what could not be removed is still recorded in state.json: run lago_prefix state=absent'
+                   if failures else 'everything this run created was removed again')
+        failed = PrefixError('init of prefix %s failed at step "%s": %s (%s)' % (layout.path, step[0], err, outcome))
+        if failures:
+            failed.rollback_failures = failures
+        raise failed
 
 
-def _interrupted_state(layout):
-    """The state left by an init that was killed half way, or None."""
-    if not os.path.exists(layout.state_file):
-        return None
-    state = read_json(layout.state_file)
-    return state if state.get('status') != 'ready' else None
+def _undo_create(conn, state):
+    """Take apart what ``state`` records, then the prefix's own files. If the teardown fails,
+    state.json stays, so the next run (or destroy) can finish the job."""
+    if state.layout.initialized:
+        prefix_teardown.teardown(conn, state)
+    prefix_teardown.remove_own_files(state.layout)
 
 
-def _rollback(conn, layout, state, created_dir):
-    if state is not None:
-        try:
-            teardown(conn, layout, state, remove_dir=created_dir)
-        except LagoError:
-            pass  # the state file stays, so the next run (or destroy) can finish the job
-        else:
-            state = None
-    if state is None and not created_dir:
-        # The directory was the user's: take back only our own files.
-        for path in [layout.uuid_file, layout.private_key, layout.public_key, layout.known_hosts,
-                     layout.spec_file, layout.state_file]:
-            remove_path(path)
-        for path in layout.subdirs():
-            shutil.rmtree(path, ignore_errors=True)
-    elif state is None and created_dir and os.path.isdir(layout.path):
-        shutil.rmtree(layout.path, ignore_errors=True)
-
-
-def _new_layout(layout, options, created_dir):
-    for path in [layout.path] + layout.subdirs():
+def _new_layout(state, options):
+    layout = state.layout
+    for path in layout.subdirs():
         os.makedirs(path, exist_ok=True)
     owner, _created = subnet_lease.ensure_owner(layout.uuid_file)
     if not os.path.exists(layout.private_key):
         # RSA for Lago's id_rsa (every sshd takes it); 2048 bits keeps init fast.
         sshkeys.generate_keypair(layout.private_key, key_type='rsa', bits=2048,
                                  comment='lago-%s' % owner.uuid[:8])
-    state = dict(version=STATE_VERSION, status='initializing', created_dir=created_dir,
-                 uuid=owner.uuid, short_id=network.short_id(owner.uuid), path=layout.path,
-                 libvirt_uri=options.libvirt_uri, virt_type=options.virt_type,
-                 template_repo=options.template_repo, template_store=options.template_store,
-                 lease_dir=options.lease_dir, nets={}, vms={})
-    save_state(layout, state)
-    return state
+    state.reset(uuid=owner.uuid, short_id=network.short_id(owner.uuid),
+                libvirt_uri=options.libvirt_uri, virt_type=options.virt_type,
+                template_repo=options.template_repo, template_store=options.template_store,
+                lease_dir=options.lease_dir)
+    state.save()
 
 
 # ------------------------------------------------------------------ networks
 
 def _lease_subnets(state, new_spec, options):
-    owner = owner_of(state)
+    owner = state.owner
     for name, net_spec in sorted(new_spec['nets'].items()):
-        libvirt_name, bridge = network.derive_names(state['uuid'], name)
-        entry = dict(libvirt_name=libvirt_name, bridge=bridge, type=net_spec['type'],
-                     management=net_spec['management'], mtu=net_spec.get('mtu'),
-                     dns_domain=net_spec.get('dns_domain_name'), leased=False,
-                     subnet=None, gateway=None, dhcp=None)
-        state['nets'][name] = entry
+        libvirt_name, bridge = network.derive_names(state.uuid, name)
+        net = state.add_net(name, dict(libvirt_name=libvirt_name, bridge=bridge, type=net_spec['type'],
+                                       management=net_spec['management'], mtu=net_spec.get('mtu'),
+                                       dns_domain=net_spec.get('dns_domain_name'), leased=False,
+                                       subnet=None, gateway=None, dhcp=None))
         if net_spec['type'] == 'bridge':
             continue
-        wanted = net_spec.get('gw')
         # Recorded before the lease is written: a crash in between leaves a
         # lease that release() (owner checked) can still take back.
-        entry['leased'] = True
-        lease = subnet_lease.acquire(options.lease_dir, owner, subnet=wanted, pool=options.subnet_pool)
+        net.leased = True
+        lease = subnet_lease.acquire(options.lease_dir, owner, subnet=net_spec.get('gw'), pool=options.subnet_pool)
         subnet = ipaddress.IPv4Network(lease['subnet'])
-        entry.update(subnet=lease['subnet'], gateway=lease['gateway'])
+        net.update(subnet=lease['subnet'], gateway=lease['gateway'])
         dhcp = net_spec.get('dhcp')
         if dhcp:
-            entry['dhcp'] = dict(start=str(subnet.network_address + int(dhcp['start'])),
-                                 end=str(subnet.network_address + int(dhcp['end'])))
+            net.dhcp = dict(start=str(subnet.network_address + int(dhcp['start'])),
+                            end=str(subnet.network_address + int(dhcp['end'])))
 
 
 def _net_description(state, name):
     """The libvirt network a prefix net needs, with a DHCP and DNS entry per VM."""
-    net = state['nets'][name]
-    if net['type'] == 'bridge':
-        return network.describe(net['libvirt_name'], net['bridge'], net_type='bridge', mtu=net.get('mtu'))
+    net = state.net(name)
+    if net.type == 'bridge':
+        return network.describe(net.libvirt_name, net.bridge, net_type='bridge', mtu=net.mtu)
     hosts, dns_hosts = [], {}
-    for vm_name, vm in sorted(state['vms'].items()):
-        for nic in vm['nics']:
-            if nic['net'] == name and nic.get('ip'):
-                hosts.append(dict(mac=nic['mac'], ip=nic['ip'], name=vm_name))
-                if net['management']:
-                    dns_hosts[vm_name] = nic['ip']
-    dhcp = net.get('dhcp')
+    for vm_name, vm in state.vms.items():
+        for nic in vm.nics:
+            if nic.net == name and nic.ip:
+                hosts.append(dict(mac=nic.mac, ip=nic.ip, name=vm_name))
+                if net.management:
+                    dns_hosts[vm_name] = nic.ip
+    dhcp = net.dhcp
     return network.describe(
-        net['libvirt_name'], net['bridge'], net_type=net['type'], subnet=net['subnet'],
+        net.libvirt_name, net.bridge, net_type=net.type, subnet=net.subnet,
         dhcp=dict(start=dhcp['start'], end=dhcp['end']) if dhcp else None,
-        hosts=hosts, dns=True, dns_domain=net.get('dns_domain') if net['management'] else None,
-        dns_hosts=dns_hosts, mtu=net.get('mtu'))
+        hosts=hosts, dns=True, dns_domain=net.dns_domain if net.management else None,
+        dns_hosts=dns_hosts, mtu=net.mtu)
 
 
 # ------------------------------------------------------------------- VMs
 
 def _new_vm(state, name, vm_spec):
-    libvirt_name = '%s-%s' % (state['short_id'], name)
-    taken = [nic for vm in state['vms'].values() for nic in vm['nics']]
-    nics = addressing.allocate_nics(state['uuid'], name, vm_spec['nics'], state['nets'], taken)
+    """The record of a new VM: its libvirt name and the address and MAC of each NIC."""
+    taken = [nic.data for vm in state.vms.values() for nic in vm.nics]
+    nets = dict((net_name, net.data) for net_name, net in state.nets.items())
+    nics = addressing.allocate_nics(state.uuid, name, vm_spec['nics'], nets, taken)
     management = vm_spec['management_net']
     address = next(nic['ip'] for nic in nics if nic['net'] == management)
-    return dict(libvirt_name=libvirt_name, vm_type=vm_spec['vm-type'], groups=vm_spec['groups'],
+    return dict(libvirt_name='%s-%s' % (state.short_id, name), vm_type=vm_spec['vm-type'], groups=vm_spec['groups'],
                 memory=vm_spec['memory'], vcpu=vm_spec['vcpu'], ssh_user=vm_spec['ssh-user'],
                 management_net=management, address=address, nics=nics, disks=[], seed=None,
                 host_key=None, artifacts=vm_spec['artifacts'],
                 metadata=dict(vm_spec.get('metadata') or {}))
 
 
-def _make_disks(layout, state, name, vm_spec):
-    vm = state['vms'][name]
+def _make_disks(state, name, vm_spec):
+    vm = state.vm(name)
     for disk_spec in vm_spec['disks']:
-        if any(d['name'] == disk_spec['name'] for d in vm['disks']):
+        if vm.disk(disk_spec['name']) is not None:
             continue
-        vm['disks'].append(_make_disk(layout, state, name, disk_spec))
-        save_state(layout, state)
+        vm.add_disk(_make_disk(state, name, disk_spec))
+        state.save()
 
 
-def _make_disk(layout, state, vm_name, disk_spec):
+def _make_disk(state, vm_name, disk_spec):
     entry = dict(name=disk_spec['name'], dev=disk_spec['dev'], type=disk_spec['type'],
                  format=disk_spec['format'], owned=True)
     if disk_spec['type'] == 'file' and not disk_spec.get('make_a_copy'):
@@ -278,13 +284,13 @@ def _make_disk(layout, state, vm_name, disk_spec):
         if not os.path.isfile(entry['path']):
             raise PrefixError('disk %s of %s: file %s does not exist' % (disk_spec['name'], vm_name, entry['path']))
         return entry
-    entry['path'] = layout.image(vm_name, disk_spec['name'], disk_spec['format'])
+    entry['path'] = state.layout.image(vm_name, disk_spec['name'], disk_spec['format'])
     if disk_spec['type'] == 'empty':
         qemu_img.create(entry['path'], size=disk_spec['size'], fmt=disk_spec['format'])
     elif disk_spec['type'] == 'file':
         qemu_img.convert(disk_spec['path'], entry['path'], out_format=disk_spec['format'])
     elif disk_spec.get('template_type') == 'pool':
-        _pool_overlay(layout, entry, vm_name, disk_spec)
+        _pool_overlay(state.layout, entry, vm_name, disk_spec)
     elif disk_spec.get('template_type') == 'qcow2':
         backing = disk_spec['path']
         entry.update(backing=backing)
@@ -318,20 +324,21 @@ def _template_backing(repo, store, template, version):
 
 
 def _template_overlay(state, entry, disk_spec):
-    if not state.get('template_repo'):
+    if not state.template_repo:
         raise PrefixError('disk %s needs template %s but no template_repo was given'
                           % (disk_spec['name'], disk_spec['template_name']))
-    backing = _template_backing(state['template_repo'], state['template_store'],
+    backing = _template_backing(state.template_repo, state.template_store,
                                 disk_spec['template_name'], disk_spec.get('template_version'))
     _repo, template, version = template_repo.split_store_name(backing['name'])
     entry.update(store_entry=backing['name'], backing=backing['path'], template=template,
                  template_version=version)
-    template_store.add_user(state['template_store'], backing['name'], owner_of(state).path)
+    template_store.add_user(state.template_store, backing['name'], state.owner.path)
     qemu_img.create(entry['path'], fmt='qcow2', backing_file=backing['path'], backing_format=backing['format'])
 
 
-def _make_seed(layout, state, name):
-    vm = state['vms'][name]
+def _make_seed(state, name):
+    layout = state.layout
+    vm = state.vm(name)
     key_path = layout.host_key(name)
     if not os.path.exists(key_path):
         private, public = sshkeys.make_host_key(comment=name)
@@ -340,32 +347,32 @@ def _make_seed(layout, state, name):
     with open(key_path) as handle:
         private = handle.read()
     public = sshkeys.read_public_key(key_path + '.pub')
-    management = state['nets'][vm['management_net']]
+    management = state.management_net(vm)
     seed_nics = []
-    for nic in vm['nics']:
-        net = state['nets'][nic['net']]
-        entry = dict(mac=nic['mac'], mtu=net.get('mtu'))
-        if nic.get('ip'):
-            entry['address'] = '%s/%d' % (nic['ip'], ipaddress.IPv4Network(net['subnet']).prefixlen)
-        if nic['net'] == vm['management_net']:
-            entry.update(gateway=management['gateway'], dns=[management['gateway']],
-                         search=[management['dns_domain']] if management.get('dns_domain') else [])
+    for nic in vm.nics:
+        net = state.net(nic.net)
+        entry = dict(mac=nic.mac, mtu=net.mtu)
+        if nic.ip:
+            entry['address'] = '%s/%d' % (nic.ip, ipaddress.IPv4Network(net.subnet).prefixlen)
+        if nic.net == vm.management_net:
+            entry.update(gateway=management.gateway, dns=[management.gateway],
+                         search=[management.dns_domain] if management.dns_domain else [])
         seed_nics.append(entry)
-    fqdn = '%s.%s' % (name, management['dns_domain']) if management.get('dns_domain') else None
-    files = seed.render_seed(hostname=name, instance_id='%s-%s' % (state['uuid'], name),
+    fqdn = '%s.%s' % (name, management.dns_domain) if management.dns_domain else None
+    files = seed.render_seed(hostname=name, instance_id='%s-%s' % (state.uuid, name),
                              authorized_keys=[sshkeys.read_public_key(layout.public_key)],
                              nics=seed_nics, host_key=('ed25519', private, public), fqdn=fqdn)
-    vm['seed'] = layout.seed(name)
-    save_state(layout, state)
-    seed.write_seed_image(vm['seed'], files)
-    vm['host_key'] = public
-    save_state(layout, state)
+    vm.seed = layout.seed(name)
+    state.save()
+    seed.write_seed_image(vm.seed, files)
+    vm.host_key = public
+    state.save()
 
 
-def _copy_scripts(layout, state, name, vm_spec):
-    vm = state['vms'][name]
+def _copy_scripts(state, name, vm_spec):
+    vm = state.vm(name)
     scripts = (vm_spec.get('metadata') or {}).get('deploy-scripts') or []
-    target_dir = layout.scripts_dir(name)
+    target_dir = state.layout.scripts_dir(name)
     shutil.rmtree(target_dir, ignore_errors=True)
     copied = []
     if scripts:
@@ -378,77 +385,83 @@ def _copy_scripts(layout, state, name, vm_spec):
         os.chmod(target, 0o755)
         copied.append(target)
     if scripts:
-        vm['metadata']['deploy-scripts'] = copied
-    save_state(layout, state)
+        vm.metadata = dict(vm.metadata or {}, **{'deploy-scripts': copied})
+    state.save()
 
 
-def _domain_xml(layout, state, name):
-    vm = state['vms'][name]
-    disks = [dict(path=d['path'], format=d['format'], dev=d['dev']) for d in vm['disks']]
-    if vm.get('seed'):
-        seed_dev = values.next_free_dev(d['dev'] for d in vm['disks'])
-        disks.append(dict(path=vm['seed'], format='raw', dev=seed_dev, readonly=True))
-    nics = [dict(network=state['nets'][nic['net']]['libvirt_name'], mac=nic['mac']) for nic in vm['nics']]
-    return domain.build_domain_xml(vm['libvirt_name'], vm['memory'], vm['vcpu'], disks, nics,
-                                   virt_type=state['virt_type'], console_log=layout.console_log(name),
-                                   description='lago prefix %s, vm %s' % (state['path'], name))
+def _domain_xml(state, name):
+    vm = state.vm(name)
+    disks = [dict(path=d.path, format=d.format, dev=d.dev) for d in vm.disks]
+    if vm.seed:
+        seed_dev = values.next_free_dev(d.dev for d in vm.disks)
+        disks.append(dict(path=vm.seed, format='raw', dev=seed_dev, readonly=True))
+    nics = [dict(network=state.net(nic.net).libvirt_name, mac=nic.mac) for nic in vm.nics]
+    return domain.build_domain_xml(vm.libvirt_name, vm.memory, vm.vcpu, disks, nics,
+                                   virt_type=state.virt_type, console_log=state.layout.console_log(name),
+                                   description='lago prefix %s, vm %s' % (state.path, name))
 
 
-def _write_known_hosts(layout, state):
+def _write_known_hosts(state):
     lines = []
-    for name, vm in sorted(state['vms'].items()):
-        if not vm.get('host_key'):
+    for name, vm in state.vms.items():
+        if not vm.host_key:
             continue
-        names = [name, vm['address']]
-        domain_name = state['nets'][vm['management_net']].get('dns_domain')
+        names = [name, vm.address]
+        domain_name = state.management_net(vm).dns_domain
         if domain_name:
             names.insert(1, '%s.%s' % (name, domain_name))
-        lines.append(sshkeys.known_hosts_line(names, vm['host_key']))
-    atomic_write(layout.known_hosts, ''.join(line + '\n' for line in lines), mode=0o644)
+        lines.append(sshkeys.known_hosts_line(names, vm.host_key))
+    atomic_write(state.layout.known_hosts, ''.join(line + '\n' for line in lines), mode=0o644)
 
 
 # ------------------------------------------------------------------ updates
 
-def _update(layout, state, new_spec, diff, conn):
-    """Apply the safe changes of ``diff`` (already checked by plan)."""
+def _update(conn, state, new_spec, diff):
+    """Apply the safe changes of ``diff`` (already checked by plan_present); new VMs are
+    undone through a Rollback when one of them cannot be made."""
     added = list(diff['vms']['added'])
     try:
-        for name in added:
-            state['vms'][name] = _new_vm(state, name, new_spec['domains'][name])
-            save_state(layout, state)
-            _make_disks(layout, state, name, new_spec['domains'][name])
-            _make_seed(layout, state, name)
-            _copy_scripts(layout, state, name, new_spec['domains'][name])
+        with Rollback() as undo:
+            for name in added:
+                state.add_vm(name, _new_vm(state, name, new_spec['domains'][name]))
+                undo.push('vm %s' % name, lambda name=name: _undo_new_vm(conn, state, name))
+                state.save()
+                _make_disks(state, name, new_spec['domains'][name])
+                _make_seed(state, name)
+                _copy_scripts(state, name, new_spec['domains'][name])
+            undo.commit()
     except (LagoError, OSError) as err:
-        for name in added:
-            vm = state['vms'].pop(name, None)
-            if vm is not None:
-                teardown_vm(conn, state, vm)
-        save_state(layout, state)
-        raise PrefixError('adding vm(s) %s to prefix %s failed: %s (the new VMs were removed again)'
-                          % (', '.join(added), layout.path, err))
+        failed = PrefixError('adding vm(s) %s to prefix %s failed: %s (the new VMs were removed again)'
+                             % (', '.join(added), state.path, err))
+        failed.rollback_failures = getattr(err, 'rollback_failures', None)
+        raise failed
     for name, change in sorted(diff['vms']['changed'].items()):
         vm_spec = new_spec['domains'][name]
-        vm = state['vms'][name]
-        vm.update(memory=vm_spec['memory'], vcpu=vm_spec['vcpu'], vm_type=vm_spec['vm-type'],
-                  groups=vm_spec['groups'], artifacts=vm_spec['artifacts'],
-                  metadata=dict(vm_spec.get('metadata') or {}))
-        _make_disks(layout, state, name, vm_spec)
-        _copy_scripts(layout, state, name, vm_spec)
-        domain.define(conn, _domain_xml(layout, state, name))
-    _write_known_hosts(layout, state)
-    write_json(layout.spec_file, new_spec, mode=0o600)  # may hold a root password
-    save_state(layout, state)
-    return state
+        state.vm(name).update(memory=vm_spec['memory'], vcpu=vm_spec['vcpu'], vm_type=vm_spec['vm-type'],
+                              groups=vm_spec['groups'], artifacts=vm_spec['artifacts'],
+                              metadata=dict(vm_spec.get('metadata') or {}))
+        _make_disks(state, name, vm_spec)
+        _copy_scripts(state, name, vm_spec)
+        domain.define(conn, _domain_xml(state, name))
+    _write_known_hosts(state)
+    write_json(state.layout.spec_file, new_spec, mode=0o600)  # may hold a root password
+    state.save()
 
 
-def _reconcile_libvirt(layout, state, conn):
+def _undo_new_vm(conn, state, name):
+    if state.has_vm(name):
+        prefix_teardown.teardown_vm(conn, state, state.vm(name))
+        state.remove_vm(name)
+        state.save()
+
+
+def _reconcile_libvirt(conn, state):
     """Bring back libvirt objects of the prefix that libvirt lost. True if any was."""
     changed = False
-    for name in sorted(state['nets']):
+    for name in state.net_names:
         changed = network.reconcile(conn, _net_description(state, name), 'present')['changed'] or changed
-    for name, vm in sorted(state['vms'].items()):
-        if domain.lookup_domain(conn, vm['libvirt_name']) is None:
-            domain.define(conn, _domain_xml(layout, state, name))
+    for name, vm in state.vms.items():
+        if domain.lookup_domain(conn, vm.libvirt_name) is None:
+            domain.define(conn, _domain_xml(state, name))
             changed = True
     return changed

@@ -1,7 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Lago's ``start`` and ``stop``: power of a prefix's nets and VMs."""
+"""Lago's ``start`` and ``stop``: power of a prefix's nets and VMs.
+
+Every function takes a prefix_state.PrefixState. ``plan_start`` / ``plan_stop``
+answer with a Plan whose before/after are the power states of what it touches
+(VMs by name, nets as ``net:<name>``), so check mode predicts the real run.
+"""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
@@ -13,34 +18,43 @@ import time
 from ansible_collections.lago.lago.plugins.module_utils import domain, network
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
-from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout
+from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
+from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power_state
 from ansible_collections.lago.lago.plugins.module_utils.ssh import ssh_argv, wait_for_logins
 
-
-def chosen_vms(state, vms):
-    """The VM names to act on: all, or the given subset (each must exist)."""
-    if not vms:
-        return sorted(state['vms'])
-    unknown = sorted(set(vms) - set(state['vms']))
-    if unknown:
-        raise PrefixError('vms %s are not in the prefix (it has: %s)'
-                          % (', '.join(unknown), ', '.join(sorted(state['vms']))))
-    return sorted(set(vms))
+RUNNING, SHUT_OFF = 'running', 'shut off'
+NET_UP, NET_DOWN = 'active', 'inactive'
 
 
 def _domain(conn, vm):
-    dom = lookup_domain(conn, vm['libvirt_name'])
+    dom = lookup_domain(conn, vm.libvirt_name)
     if dom is None:
         raise PrefixError('domain %s is missing from libvirt: run lago_prefix with state=present '
-                          'to define it again' % vm['libvirt_name'])
+                          'to define it again' % vm.libvirt_name)
     return dom
 
 
-def start(conn, layout, state, vms=None, check_mode=False):
+def _network(conn, name, net):
+    current = network.read_network(conn, net.libvirt_name)
+    if current is None:
+        raise PrefixError('network %s of net %s is missing from libvirt: run lago_prefix with '
+                          'state=present to define it again' % (net.libvirt_name, name))
+    return current
+
+
+def _nets_down(conn, state):
+    return ['net:%s' % name for name, net in state.nets.items() if not _network(conn, name, net)['active']]
+
+
+def _vms_down(conn, state, names):
+    return [name for name in names if not _domain(conn, state.vm(name)).isActive()]
+
+
+def start(conn, state, vms=None, check_mode=False):
     """Start the prefix's nets, then the chosen VMs. Returns the names started."""
-    names = chosen_vms(state, vms)
+    names = state.chosen_vms(vms)
     started = start_nets(conn, state, check_mode)
-    doms = [(name, _domain(conn, state['vms'][name])) for name in names]
+    doms = [(name, _domain(conn, state.vm(name))) for name in names]
     for name, dom in doms:
         if not dom.isActive():
             started.append(name)
@@ -52,11 +66,8 @@ def start(conn, layout, state, vms=None, check_mode=False):
 def start_nets(conn, state, check_mode=False):
     """Start the prefix's nets that are down. Returns their names as ``net:<name>``."""
     started = []
-    for name, net in sorted(state['nets'].items()):
-        current = network.read_network(conn, net['libvirt_name'])
-        if current is None:
-            raise PrefixError('network %s of net %s is missing from libvirt: run lago_prefix with '
-                              'state=present to define it again' % (net['libvirt_name'], name))
+    for name, net in state.nets.items():
+        current = _network(conn, name, net)
         if not current['active']:
             started.append('net:%s' % name)
             if not check_mode:
@@ -64,18 +75,61 @@ def start_nets(conn, state, check_mode=False):
     return started
 
 
-def wait_for_ssh(layout, state, vms=None, timeout=300.0):
+def _powers(conn, state, names, nets=True):
+    """{vm: libvirt state name} of ``names`` and, with ``nets``, {net:<name>: active|inactive|absent}."""
+    view = dict((name, power_state(conn, state.vm(name))) for name in names)
+    if nets:
+        for name, net in state.nets.items():
+            live = network.read_network(conn, net.libvirt_name)
+            view['net:%s' % name] = 'absent' if live is None else (NET_UP if live['active'] else NET_DOWN)
+    return view
+
+
+def plan_start(conn, state, vms=None):
+    """Start the nets and the chosen VMs, as a Plan named ``power``; values: started."""
+    names = state.chosen_vms(vms)
+    steps = _nets_down(conn, state) + _vms_down(conn, state, names)
+    before = _powers(conn, state, names)
+    after = dict(before, **dict((name, NET_UP if name.startswith('net:') else RUNNING) for name in steps))
+
+    def apply():
+        started = start(conn, state, vms)
+        return dict(started=started, after=_powers(conn, state, names))
+    return Plan('power', before, after, steps, apply, values=dict(started=list(steps)))
+
+
+def plan_stop(conn, state, vms=None, timeout=60.0):
+    """Stop the chosen VMs (and, without ``vms``, the nets), as a Plan named ``power``; values: started
+    (the names stopped, as lago_prefix has always returned them)."""
+    names = state.chosen_vms(vms)
+    steps = [name for name in names if _running(conn, state.vm(name))] + _nets_to_stop(conn, state, vms)
+    before = _powers(conn, state, names, nets=not vms)
+    after = dict(before, **dict((name, NET_DOWN if name.startswith('net:') else SHUT_OFF) for name in steps))
+
+    def apply():
+        stopped = stop(conn, state, vms, timeout=timeout)
+        return dict(started=stopped, after=_powers(conn, state, names, nets=not vms))
+    return Plan('power', before, after, steps, apply, values=dict(started=list(steps)))
+
+
+def _running(conn, vm):
+    dom = lookup_domain(conn, vm.libvirt_name)
+    return dom is not None and dom.isActive()
+
+
+def wait_for_ssh(state, vms=None, timeout=300.0):
     """Wait until every chosen VM accepts a login with the prefix key.
 
     On timeout: PrefixError naming the VMs that did not, with the tail of
     each one's serial console.
     """
-    names = chosen_vms(state, vms)
-    targets = {name: (state['vms'][name]['ssh_user'], state['vms'][name]['address'],
-                      layout.private_key, layout.known_hosts) for name in names}
+    layout = state.layout
+    names = state.chosen_vms(vms)
+    targets = dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts))
+                   for name in names)
     ready, pending = wait_for_logins(targets, timeout=timeout)
     if pending:
-        tails = ['--- %s (%s):\n%s' % (name, state['vms'][name]['address'], console_tail(layout, name))
+        tails = ['--- %s (%s):\n%s' % (name, state.vm(name).address, console_tail(layout, name))
                  for name in pending]
         raise PrefixError('no SSH login within %ss to: %s\n%s' % (timeout, ', '.join(pending), '\n'.join(tails)))
     return ready
@@ -95,10 +149,10 @@ def stop(conn, state, vms=None, timeout=60.0, check_mode=False):
     guests that ignore the power button), then pull the plug on the ones still
     running after ``timeout``; with no subset, stop the nets too.
     Returns the names stopped."""
-    names = chosen_vms(state, vms)
+    names = state.chosen_vms(vms)
     running = []
     for name in names:
-        dom = lookup_domain(conn, state['vms'][name]['libvirt_name'])
+        dom = lookup_domain(conn, state.vm(name).libvirt_name)
         if dom is not None and dom.isActive():
             running.append((name, dom))
     stopped = [name for name, _dom in running]
@@ -118,16 +172,16 @@ def stop(conn, state, vms=None, timeout=60.0, check_mode=False):
     for login in logins:
         _reap(login)
     for name in _nets_to_stop(conn, state, vms):
-        network.read_network(conn, state['nets'][name[4:]]['libvirt_name'])['net'].destroy()
+        network.read_network(conn, state.net(name[4:]).libvirt_name)['net'].destroy()
         stopped.append(name)
     return stopped
 
 
 def _request_poweroff(state, name):
     """Ask the guest over SSH to power off (not waited for: the VM's state is)."""
-    layout = Layout(state['path'])
-    vm = state['vms'][name]
-    argv = ssh_argv(vm['ssh_user'], vm['address'], layout.private_key, layout.known_hosts,
+    layout = state.layout
+    vm = state.vm(name)
+    argv = ssh_argv(vm.ssh_user, vm.address, layout.private_key, layout.known_hosts,
                     ['systemctl', 'poweroff'], connect_timeout=3)
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
@@ -145,8 +199,8 @@ def _nets_to_stop(conn, state, vms):
     if vms:
         return []
     found = []
-    for name, net in sorted(state['nets'].items()):
-        current = network.read_network(conn, net['libvirt_name'])
+    for name, net in state.nets.items():
+        current = network.read_network(conn, net.libvirt_name)
         if current is not None and current['active']:
             found.append('net:%s' % name)
     return found

@@ -19,7 +19,7 @@ import errno
 import json
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout, PrefixBusy, PrefixError
+from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout, PrefixBusy, PrefixError, PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, remove_path, write_json
 
 STATE_VERSION = 1
@@ -98,6 +98,12 @@ class Layout(object):
 
     def subdirs(self):
         return [self._join(name) for name in ('images', 'seeds', 'host_keys', 'scripts', 'logs')]
+
+    def own_files(self):
+        """The files of the prefix's own that sit directly in its directory (state.json last,
+        so a teardown that stops half way can still be finished from it; not the lock file)."""
+        return [self.uuid_file, self.private_key, self.public_key, self.known_hosts, self.spec_file,
+                self.state_file]
 
     @property
     def initialized(self):
@@ -327,6 +333,12 @@ class PrefixState(object):
     def save(self):
         write_json(self.layout.state_file, self._data, mode=STATE_MODE)
 
+    def reset(self, **fields):
+        """Start afresh (status ``initializing``, no VMs or nets) with ``fields``, keeping
+        ``created_dir``: init does this after taking apart what a killed init left."""
+        self._data = dict(fields, version=STATE_VERSION, status='initializing', path=self.layout.path,
+                          created_dir=self.created_dir, vms={}, nets={})
+
     def to_dict(self):
         """A deep copy of the whole state (for plans and unit tests)."""
         return copy.deepcopy(self._data)
@@ -433,6 +445,8 @@ class PrefixState(object):
 # Prefixes this process holds the lock of (path -> depth): nested steps of one
 # run share the lock instead of waiting for themselves.
 _HELD = {}
+# Prefixes whose lock file the holding call made (path -> bool).
+_MADE = {}
 
 
 def _holder(layout):
@@ -460,6 +474,7 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
     """Hold the prefix's exclusive lock (an flock the kernel drops when the holder dies).
 
     The directory must exist. PrefixBusy after ``timeout`` seconds names the holder.
+    While held, ``_MADE[path]`` tells whether this call made the lock file.
     """
     if _HELD.get(layout.path):
         _HELD[layout.path] += 1
@@ -469,21 +484,25 @@ def lock(layout, timeout=DEFAULT_LOCK_TIMEOUT, what=None):
             _HELD[layout.path] -= 1
         return
     while True:
+        if not os.path.isdir(layout.path):
+            # file_lock would make the directory again: it is not this run's to make.
+            raise PrefixGone('prefix %s was removed by another run while this one waited for its '
+                             'lock; nothing was changed' % layout.path)
+        made = not os.path.exists(layout.lock_file)
         try:
             with file_lock(layout.lock_file, timeout=timeout) as fd:
                 if not _same_file(fd, layout.lock_file):
-                    if not os.path.isdir(layout.path):
-                        raise PrefixError('prefix %s was removed by another run while this one waited for its '
-                                          'lock; nothing was changed' % layout.path)
                     continue  # destroyed and made again while we waited: wait for the new lock
                 os.ftruncate(fd, 0)
                 os.write(fd, json.dumps(dict(pid=os.getpid(), what=what, since=datetime.datetime.now(
                     datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'))).encode())
                 _HELD[layout.path] = 1
+                _MADE[layout.path] = made
                 try:
                     yield
                 finally:
                     _HELD.pop(layout.path, None)
+                    _MADE.pop(layout.path, None)
                 return
         except LockTimeout:
             raise PrefixBusy('prefix %s is busy%s; nothing was changed (waited %ss)'
@@ -505,9 +524,13 @@ def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT
         read_state_file(layout)  # fails before the lock file is made
     created = False
     if locked and not os.path.isdir(layout.path):
-        os.makedirs(layout.path, mode=PREFIX_MODE)
-        created = True
-    with (lock(layout, timeout, what) if locked else _nothing()):
+        try:
+            os.makedirs(layout.path, mode=PREFIX_MODE)
+            created = True
+        except FileExistsError:
+            pass  # another run made it a moment ago: its lock decides who goes first
+    with (lock(layout, timeout, what) if locked else contextlib.nullcontext()):
+        made_lock = _MADE.get(layout.path, False) if locked else False
         try:
             state = PrefixState.load(layout) if layout.initialized else PrefixState.new(layout, created_dir=created)
             state.dir_created_now = created
@@ -515,12 +538,10 @@ def open_prefix(path, locked=True, must_exist=True, timeout=DEFAULT_LOCK_TIMEOUT
         finally:
             # Still under the lock: a run waiting for it then finds the lock file gone
             # (lock() checks the inode) and starts over instead of using a removed directory.
-            if created and not layout.initialized:
+            # A lock file this call made in a directory that holds no prefix goes too
+            # (a failed init in the user's own directory leaves only the user's files).
+            if not layout.initialized and (created or made_lock):
                 remove_path(layout.lock_file)
+            if created and not layout.initialized:
                 with contextlib.suppress(OSError):
                     os.rmdir(layout.path)
-
-
-@contextlib.contextmanager
-def _nothing():
-    yield

@@ -112,7 +112,7 @@ def plan_revert(conn, state, name, vms=None, start=True):
             sync_definition(conn, vm)
             state.save()
         if resumed or booted:
-            start_nets(conn, state.to_dict())  # prefix_power reads the raw dict until it takes a PrefixState
+            start_nets(conn, state)
         for vm_name in resumed:
             vm = state.vm(vm_name)
             memory = vm.snapshot(name).memory

@@ -22,6 +22,10 @@ description:
     static NoCloud network config), so start waits for SSH, never for leases.
   - If any step of C(present) fails, everything that run created is removed
     again and the error names the step.
+  - Every state holds the prefix's lock while it changes the prefix, so two
+    runs on one path never interleave - the second waits up to
+    O(lock_timeout), then finds the prefix as the first left it (and reports
+    no change when it is as wanted) or fails naming the lock's holder.
 version_added: 0.1.0
 author: Lago developers (@lago-project)
 options:
@@ -40,7 +44,9 @@ options:
         O(stop_timeout)); without O(vms) the nets are stopped too.
       - C(absent) destroys the prefix - its repository server (see
         M(lago.lago.lago_reposerver)), domains (with snapshot metadata and
-        nvram), networks, leases, template store users and the directory.
+        nvram), networks, leases, template store users and its files. The
+        directory goes too when init made it; a directory that existed before
+        init stays, with every file the collection did not make.
     type: str
     choices: [present, started, stopped, absent]
     default: present
@@ -82,6 +88,7 @@ options:
     type: str
 extends_documentation_fragment:
   - lago.lago.lago.attributes
+  - lago.lago.lago.lock
   - lago.lago.lago.libvirt
   - lago.lago.lago.templates
   - lago.lago.lago.leases
@@ -142,7 +149,7 @@ prefix:
     uuid: 0f3c12ab9d8e4f0a8b7c6d5e4f3a2b1c
     vms: {vm01: {address: 192.168.200.2, state: running}}
 changes:
-  description: What changed in the init file compared with the prefix (vms and nets added, removed, changed).
+  description: What changed (in check mode - would change) in the init file compared with the prefix (vms and nets added, removed, changed).
   returned: state=present
   type: dict
   sample: {changed: true, vms: {added: [vm03], removed: [], changed: {}}}
@@ -166,21 +173,39 @@ removed:
 
 import os
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_power
+from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_power, prefix_teardown
 from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
-from ansible_collections.lago.lago.plugins.module_utils.common import (
-    LEASE_ARGS, LIBVIRT_ARGS, TEMPLATE_ARGS, lago_errors, require_libraries)
-from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
-from ansible_collections.lago.lago.plugins.module_utils.files import read_json
+from ansible_collections.lago.lago.plugins.module_utils._runtime import (
+    LEASE_ARGS, LIBVIRT_ARGS, LOCK_ARGS, TEMPLATE_ARGS, run_module)
+from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
-from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, describe, load_state, teardown
+from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, read_state_file
+from ansible_collections.lago.lago.plugins.module_utils.prefix_view import describe
+
+ARGUMENT_SPEC = dict(
+    path=dict(type='path', required=True),
+    state=dict(type='str', default='present', choices=['present', 'started', 'stopped', 'absent']),
+    init_file=dict(type='path'),
+    spec=dict(type='dict'),
+    vms=dict(type='list', elements='str'),
+    wait_for_ssh=dict(type='bool', default=True),
+    ssh_timeout=dict(type='int', default=300),
+    stop_timeout=dict(type='int', default=60),
+    virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
+    subnet_pool=dict(type='str'),
+    **dict(LIBVIRT_ARGS, **dict(TEMPLATE_ARGS, **dict(LEASE_ARGS, **LOCK_ARGS))))
+MODULE_KWARGS = dict(mutually_exclusive=[('init_file', 'spec')],
+                     required_if=[('state', 'present', ('init_file', 'spec'), True)])
 
 
 def wanted_spec(params, layout):
+    """The normalized init spec, or None when none was given (bad input fails here, before the lock)."""
     if params['init_file']:
         return specs.load_init_file(params['init_file'], prefix_path=layout.path)
-    return specs.normalize_spec(params['spec'], base_dir=os.getcwd(), prefix_path=layout.path)
+    if params['spec'] is not None:
+        return specs.normalize_spec(params['spec'], base_dir=os.getcwd(), prefix_path=layout.path)
+    return None
 
 
 def options_of(params):
@@ -190,94 +215,65 @@ def options_of(params):
         virt_type=params['virt_type'], subnet_pool=params['subnet_pool'])
 
 
-def ensure_present(module, layout, conn):
-    new_spec = wanted_spec(module.params, layout)
-    old_spec = read_json(layout.spec_file, default={}) if os.path.exists(layout.state_file) else {}
-    result = prefix_build.apply(layout, new_spec, options_of(module.params), conn,
-                                check_mode=module.check_mode)
-    return dict(changed=result['changed'], changes=result['diff'], prefix=result['prefix'],
-                diff=dict(before=old_spec, after=new_spec if result['changed'] else old_spec))
+def present_and_powered(run, conn, layout):
+    """present, started, stopped: under the prefix's lock, the init plan (when an init file or
+    spec is given), then the power plan. The SSH wait of started follows, outside the lock."""
+    p = run.params
+    new_spec = wanted_spec(p, layout)
+    values = {}
+    with run.open_prefix(layout.path, must_exist=new_spec is None) as state:
+        if new_spec is not None:
+            values = run.carry_out(prefix_build.plan_present(conn, state, new_spec, options_of(p)))
+        if not layout.initialized:
+            if new_spec is None:  # destroyed by another run while this one waited for the lock
+                read_state_file(layout)
+            return values  # check mode on a new prefix: nothing to power yet
+        if p['state'] == 'present':
+            return values
+        if p['state'] == 'started':
+            power = prefix_power.plan_start(conn, state, p['vms'])
+        else:
+            power = prefix_power.plan_stop(conn, state, p['vms'], timeout=p['stop_timeout'])
+        values.update(run.carry_out(power))
+        values['prefix'] = describe(state, conn)
+    if p['state'] == 'started' and p['wait_for_ssh'] and not run.check_mode:
+        values['ssh_ready'] = prefix_power.wait_for_ssh(state, p['vms'], timeout=p['ssh_timeout'])
+    return values
 
 
-def ensure_started(module, layout, conn):
-    result = dict(changed=False)
-    if module.params['init_file'] or module.params['spec']:
-        result = ensure_present(module, layout, conn)
-    if module.check_mode and not os.path.exists(layout.state_file):
-        return result
-    state = load_state(layout)
-    before = describe(layout, state, conn)
-    started = prefix_power.start(conn, layout, state, module.params['vms'], check_mode=module.check_mode)
-    result.update(started=started, changed=result['changed'] or bool(started))
-    if module.params['wait_for_ssh'] and not module.check_mode:
-        result['ssh_ready'] = prefix_power.wait_for_ssh(layout, state, module.params['vms'],
-                                                        timeout=module.params['ssh_timeout'])
-    result['prefix'] = describe(layout, state, conn)
-    result['diff'] = power_diff(before, result['prefix'], started, 'running')
-    return result
+def plan_absent(conn, state):
+    """Destroy the prefix ``state`` (held under its lock), as a Plan named ``prefix``."""
+    if not state.layout.initialized:  # destroyed by another run while this one waited
+        return Plan('prefix', {}, {}, values=dict(removed=[]))
+    before = describe(state, conn) if state.ready else dict(path=state.path, status=state.status)
+    return Plan('prefix', before, {}, prefix_teardown.plan_destroy(state),
+                lambda: dict(removed=prefix_teardown.destroy(conn, state)), values=dict(removed=[]))
 
 
-def ensure_stopped(module, layout, conn):
-    state = load_state(layout)
-    before = describe(layout, state, conn)
-    stopped = prefix_power.stop(conn, state, module.params['vms'], timeout=module.params['stop_timeout'],
-                                check_mode=module.check_mode)
-    after = describe(layout, state, conn)
-    return dict(changed=bool(stopped), started=stopped, prefix=after,
-                diff=power_diff(before, after, stopped, 'shut off'))
-
-
-def power_diff(before, after, touched, wanted):
-    """before/after power states of what this run touched."""
-    was = {name: before['vms'][name]['state'] for name in touched if name in before['vms']}
-    now = {name: (after['vms'][name]['state'] if name in after['vms'] else wanted) for name in was}
-    return dict(before=was, after=now)
-
-
-def ensure_absent(module, layout, conn):
+def absent(run, conn, layout):
     if not os.path.exists(layout.path):
-        return dict(changed=False, removed=[])
-    if not os.path.exists(layout.state_file):
-        raise PrefixError('%s exists but is not a lago prefix (no state.json); refusing to remove it'
-                          % layout.path)
-    state = read_json(layout.state_file)
-    before = describe(layout, state, conn) if state.get('status') == 'ready' else {'path': layout.path}
-    if module.check_mode:
-        return dict(changed=True, removed=[], diff=dict(before=before, after={}))
-    removed = teardown(conn, layout, state, remove_dir=True)
-    return dict(changed=True, removed=removed, diff=dict(before=before, after={}))
+        return run.carry_out(Plan('prefix', {}, {}, values=dict(removed=[])))
+    if not layout.initialized:
+        # Nothing of a prefix there (or only the user's files, after a destroy): nothing to remove.
+        run.warn('%s is not a lago prefix (no state.json): nothing removed' % layout.path)
+        return run.carry_out(Plan('prefix', {}, {}, values=dict(removed=[])))
+    try:
+        with run.open_prefix(layout.path, must_exist=False) as state:
+            return run.carry_out(plan_absent(conn, state))
+    except PrefixGone:  # another run destroyed it while this one waited: as wanted
+        return run.carry_out(Plan('prefix', {}, {}, values=dict(removed=[])))
+
+
+def execute(run):
+    layout = Layout(run.params['path'])
+    conn = connect(run.params['libvirt_uri'])
+    if run.params['state'] == 'absent':
+        return absent(run, conn, layout)
+    return present_and_powered(run, conn, layout)
 
 
 def main():
-    argument_spec = dict(
-        path=dict(type='path', required=True),
-        state=dict(type='str', default='present', choices=['present', 'started', 'stopped', 'absent']),
-        init_file=dict(type='path'),
-        spec=dict(type='dict'),
-        vms=dict(type='list', elements='str'),
-        wait_for_ssh=dict(type='bool', default=True),
-        ssh_timeout=dict(type='int', default=300),
-        stop_timeout=dict(type='int', default=60),
-        virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
-        subnet_pool=dict(type='str'),
-    )
-    argument_spec.update(LIBVIRT_ARGS)
-    argument_spec.update(TEMPLATE_ARGS)
-    argument_spec.update(LEASE_ARGS)
-    module = AnsibleModule(
-        argument_spec=argument_spec,
-        mutually_exclusive=[('init_file', 'spec')],
-        required_if=[('state', 'present', ('init_file', 'spec'), True)],
-        supports_check_mode=True,
-    )
-    require_libraries(module, 'libvirt-python', 'lxml', 'PyYAML')
-    layout = Layout(module.params['path'])
-    handlers = dict(present=ensure_present, started=ensure_started,
-                    stopped=ensure_stopped, absent=ensure_absent)
-    with lago_errors(module):
-        conn = connect(module.params['libvirt_uri'])
-        result = handlers[module.params['state']](module, layout, conn)
-    module.exit_json(**result)
+    run_module(ARGUMENT_SPEC, execute, libraries=('libvirt-python', 'lxml', 'PyYAML'), **MODULE_KWARGS)
 
 
 if __name__ == '__main__':

@@ -51,22 +51,23 @@ prefix:
     nets: {lan: {subnet: 192.168.200.0/24, state: active}}
 '''
 
-from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.lago.lago.plugins.module_utils.common import LIBVIRT_ARGS, lago_errors, require_libraries, new_module
+from ansible_collections.lago.lago.plugins.module_utils._runtime import LIBVIRT_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
-from ansible_collections.lago.lago.plugins.module_utils.prefix import Layout, describe, load_state
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
+from ansible_collections.lago.lago.plugins.module_utils.prefix_view import describe
+
+ARGUMENT_SPEC = dict(path=dict(type='path', required=True), **LIBVIRT_ARGS)
+
+
+def execute(run):
+    # Reads only, without the lock: state.json is replaced atomically, and a status must
+    # not wait for a long start to end.
+    state = PrefixState.load(Layout(run.params['path']))
+    return dict(prefix=describe(state, connect(run.params['libvirt_uri'])))
 
 
 def main():
-    argument_spec = dict(path=dict(type='path', required=True))
-    argument_spec.update(LIBVIRT_ARGS)
-    module = new_module(AnsibleModule, argument_spec=argument_spec, supports_check_mode=True)
-    require_libraries(module, 'libvirt-python', 'lxml')
-    layout = Layout(module.params['path'])
-    with lago_errors(module):
-        state = load_state(layout)
-        prefix = describe(layout, state, connect(module.params['libvirt_uri']))
-    module.exit_json(changed=False, prefix=prefix)
+    run_module(ARGUMENT_SPEC, execute, libraries=('libvirt-python', 'lxml'))
 
 
 if __name__ == '__main__':

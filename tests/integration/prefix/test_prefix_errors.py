@@ -97,14 +97,14 @@ def test_started_on_uninitialized_prefix(prefix_vars, ansible_module):
     assert not os.path.exists(prefix_vars['lago_prefix_path'])
 
 
-def test_absent_refuses_a_directory_that_is_not_a_prefix(prefix_vars, ansible_module):
+def test_absent_leaves_a_directory_that_is_not_a_prefix_alone(prefix_vars, ansible_module):
     os.makedirs(prefix_vars['lago_prefix_path'])
     keep = os.path.join(prefix_vars['lago_prefix_path'], 'precious.txt')
     open(keep, 'w').close()
     result = ansible_module('lago.lago.lago_prefix', module_args(prefix_vars, state='absent'))
-    assert result.get('failed')
-    assert 'not a lago prefix' in result['msg']
-    assert os.path.exists(keep)
+    assert not result.get('failed') and not result['changed'], result
+    assert any('not a lago prefix' in warning for warning in result.get('warnings', [])), result
+    assert os.listdir(prefix_vars['lago_prefix_path']) == ['precious.txt']
 
 
 def test_interrupted_init_is_finished_by_the_next_run(prefix_vars, write_init_file, ansible_module):

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""A stand-in libvirt connection for unit tests of network code (real libvirt is for lab tests).
+"""A stand-in libvirt connection for unit tests of network and prefix code (real libvirt is for lab tests).
 
 It keeps each network's persistent and running XML, as libvirt does, and
 fails a define or a start on request. Live host updates are only recorded:
@@ -73,6 +73,48 @@ class FakeNetwork(object):
         self.updates.append((command, section, index, xml, flags))
 
 
+class FakeDomain(object):
+    """A persistent domain: its XML, whether it runs."""
+
+    def __init__(self, conn, name, xml):
+        self.conn, self._name, self.xml, self.running = conn, name, xml, False
+        self.uuid = str(uuid.uuid4())
+
+    def name(self):
+        return self._name
+
+    def UUIDString(self):  # noqa: N802
+        return self.uuid
+
+    def isActive(self):  # noqa: N802
+        return self.running
+
+    def isPersistent(self):  # noqa: N802
+        return True
+
+    def XMLDesc(self, flags=0):  # noqa: N802
+        return self.xml
+
+    def state(self):
+        return [libvirt.VIR_DOMAIN_RUNNING if self.running else libvirt.VIR_DOMAIN_SHUTOFF, 0]
+
+    def create(self):
+        self.conn.calls.append(('start domain', self._name))
+        self.running = True
+
+    def shutdown(self):
+        self.conn.calls.append(('shutdown', self._name))
+        self.running = False
+
+    def destroy(self):
+        self.conn.calls.append(('destroy', self._name))
+        self.running = False
+
+    def undefineFlags(self, flags=0):  # noqa: N802
+        self.conn.calls.append(('undefine domain', self._name))
+        del self.conn.domains[self._name]
+
+
 class FakeConn(object):
     """``networks``: name -> FakeNetwork; ``calls``: what was done, in order; ``fail_define`` /
     ``fail_start``: the error message of the next define / start, which then fails;
@@ -81,6 +123,7 @@ class FakeConn(object):
 
     def __init__(self):
         self.networks = {}
+        self.domains = {}
         self.calls = []
         self.fail_define = None
         self.fail_start = None
@@ -110,3 +153,18 @@ class FakeConn(object):
 
     def listAllNetworks(self):  # noqa: N802
         return list(self.networks.values())
+
+    def lookupByName(self, name):  # noqa: N802
+        if name not in self.domains:
+            raise FakeLibvirtError("Domain not found: no domain with matching name '%s'" % name,
+                                   libvirt.VIR_ERR_NO_DOMAIN)
+        return self.domains[name]
+
+    def defineXML(self, xml):  # noqa: N802
+        name = etree.fromstring(xml.encode('utf-8')).findtext('name')
+        self.calls.append(('define domain', name))
+        dom = self.domains.get(name)
+        if dom is None:
+            dom = self.domains[name] = FakeDomain(self, name, xml)
+        dom.xml = xml
+        return dom
