@@ -184,13 +184,13 @@ def test_zero_lock_timeout_means_do_not_wait(make_run, tmp_path):
 
 def _readers(layout):
     """Every way the engine reads state.json, each wanting a clear PrefixError."""
-    from ansible_collections.lago.lago.plugins.module_utils import prefix
+    from ansible_collections.lago.lago.plugins.module_utils import host_view
 
     def through_open_prefix():
         with open_prefix(layout.path):
             pass
     return [lambda: prefix_state.read_state_file(layout), lambda: PrefixState.load(layout),
-            through_open_prefix, lambda: prefix.load_state(layout)]
+            through_open_prefix, lambda: host_view.read_prefix(layout.path)]
 
 
 @pytest.mark.parametrize('cut', [1, 0.5, -2])
