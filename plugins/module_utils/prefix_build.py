@@ -147,7 +147,7 @@ def _create(conn, state, new_spec, options):
             undo.push('prefix files of %s' % layout.path, lambda: _undo_create(conn, state))
             _new_layout(state, options)
             step[0] = 'leases'
-            _lease_subnets(state, new_spec, options)
+            _lease_subnets(conn, state, new_spec, options)
             state.save()
             step[0] = 'addresses'
             for name in sorted(new_spec['domains']):
@@ -208,7 +208,7 @@ def _new_layout(state, options):
 
 # ------------------------------------------------------------------ networks
 
-def _lease_subnets(state, new_spec, options):
+def _lease_subnets(conn, state, new_spec, options):
     owner = state.owner
     for name, net_spec in sorted(new_spec['nets'].items()):
         libvirt_name, bridge = network.derive_names(state.uuid, name)
@@ -221,7 +221,9 @@ def _lease_subnets(state, new_spec, options):
         # Recorded before the lease is written: a crash in between leaves a
         # lease that release() (owner checked) can still take back.
         net.leased = True
-        lease = subnet_lease.acquire(options.lease_dir, owner, subnet=net_spec.get('gw'), pool=options.subnet_pool)
+        # Not a /24 the host or another libvirt network already uses (our own net and bridge aside).
+        lease = subnet_lease.acquire(options.lease_dir, owner, subnet=net_spec.get('gw'), pool=options.subnet_pool,
+                                     conn=conn, own=(libvirt_name, bridge))
         subnet = ipaddress.IPv4Network(lease['subnet'])
         net.update(subnet=lease['subnet'], gateway=lease['gateway'])
         dhcp = net_spec.get('dhcp')

@@ -16,6 +16,7 @@ import subprocess
 import time
 
 from ansible_collections.lago.lago.plugins.module_utils import domain, network
+from ansible_collections.lago.lago.plugins.module_utils.boot_watch import BootWatch
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
@@ -117,19 +118,27 @@ def _running(conn, vm):
     return dom is not None and dom.isActive()
 
 
-def wait_for_ssh(state, vms=None, timeout=300.0):
+def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     """Wait until every chosen VM accepts a login with the prefix key.
 
-    On timeout: PrefixError naming the VMs that did not, with the tail of
-    each one's serial console.
+    ``timeout`` is each VM's budget. With ``conn``, a VM whose budget is spent
+    is waited for while its console grows or it uses a CPU (see boot_watch),
+    up to four times the budget: a loaded host boots slowly, not wrongly.
+    On failure: PrefixError naming the VMs that did not answer, why the wait
+    for each ended, and the tail of each one's serial console.
     """
     layout = state.layout
     names = state.chosen_vms(vms)
     targets = dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts))
                    for name in names)
-    ready, pending = wait_for_logins(targets, timeout=timeout)
+    watch = None
+    if conn is not None:
+        watch = BootWatch(dict((name, (lookup_domain(conn, state.vm(name).libvirt_name), layout.console_log(name)))
+                               for name in names), stall=stall)
+    why = {}
+    ready, pending = wait_for_logins(targets, timeout=timeout, why=why, watch=watch)
     if pending:
-        tails = ['--- %s (%s):\n%s' % (name, state.vm(name).address, console_tail(layout, name))
+        tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), console_tail(layout, name))
                  for name in pending]
         raise PrefixError('no SSH login within %ss to: %s\n%s' % (timeout, ', '.join(pending), '\n'.join(tails)))
     return ready

@@ -109,6 +109,12 @@ def teardown(conn, state):
             removed += teardown_net(conn, state, net)
         except LagoError as err:
             errors.append('net %s: %s' % (name, err))
+    if state.lease_dir and state.uuid:
+        # Leases no net records: a run killed between leasing and saving state.json left them.
+        try:
+            removed += ['lease %s' % subnet for subnet in subnet_lease.release_all(state.lease_dir, state.owner)]
+        except LagoError as err:
+            errors.append('leases: %s' % err)
     if errors:
         raise PrefixError('could not remove all of prefix %s: %s' % (state.path, '; '.join(errors)))
     return removed

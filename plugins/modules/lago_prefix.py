@@ -67,7 +67,12 @@ options:
     type: bool
     default: true
   ssh_timeout:
-    description: Seconds to wait for the SSH logins; the error names the VMs that did not answer and shows their console.
+    description:
+      - Each VM's budget in seconds for its first SSH login.
+      - A VM whose budget is spent is still waited for while it visibly progresses (its serial console grows or it
+        uses a real share of a CPU), up to four times the budget, so a loaded host does not fail a slow boot; it is
+        given up on at once when its console shows a kernel panic.
+      - The error names the VMs that did not answer, why the wait for each ended, and shows their console.
     type: int
     default: 300
   stop_timeout:
@@ -237,7 +242,7 @@ def present_and_powered(run, conn, layout):
         values.update(run.carry_out(power))
         values['prefix'] = describe(state, conn)
     if p['state'] == 'started' and p['wait_for_ssh'] and not run.check_mode:
-        values['ssh_ready'] = prefix_power.wait_for_ssh(state, p['vms'], timeout=p['ssh_timeout'])
+        values['ssh_ready'] = prefix_power.wait_for_ssh(state, p['vms'], timeout=p['ssh_timeout'], conn=conn)
     return values
 
 

@@ -200,7 +200,7 @@ def execute(run):
         values = run.carry_out(plan(run, conn, state))
         started = values.get('reverted', {}).get('resumed', []) + values.get('reverted', {}).get('booted', [])
         if run.params['wait_for_ssh'] and started:
-            values['ssh_ready'] = prefix_power.wait_for_ssh(state, started, timeout=run.params['ssh_timeout'])
+            values['ssh_ready'] = prefix_power.wait_for_ssh(state, started, timeout=run.params['ssh_timeout'], conn=conn)
     return values
 
 

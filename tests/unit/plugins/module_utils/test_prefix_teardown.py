@@ -99,3 +99,16 @@ def test_own_paths_are_the_layout_files_state_last(tmp_path):
     assert files[-1] == layout.state_file and layout.lock_file not in files
     assert set(layout.subdirs()) <= set(dirs) and os.path.join(layout.path, 'internal_repo') in dirs
     assert all(os.path.dirname(path) == layout.path for path in files + dirs)
+
+
+def test_destroy_releases_a_lease_no_net_records(tmp_path):
+    """A run killed between leasing a subnet and saving state.json: destroy still frees the lease,
+    and only the prefix's own (another owner's lease stays)."""
+    state, conn, _user_disk, _shared = make_state(tmp_path, tmp_path / 'prefix', created_dir=True)
+    leaked = subnet_lease.acquire(state.lease_dir, state.owner)
+    other_uuid = tmp_path / 'other-uuid'
+    other_uuid.write_text('another-prefix')
+    kept = subnet_lease.acquire(state.lease_dir, subnet_lease.Owner(str(other_uuid), 'another-prefix'))
+    removed = prefix_teardown.destroy(conn, state)
+    assert 'lease %s' % leaked['subnet'] in removed
+    assert [lease['subnet'] for lease in subnet_lease.list_leases(state.lease_dir)] == [kept['subnet']]
