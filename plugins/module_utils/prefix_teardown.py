@@ -24,7 +24,7 @@ from ansible_collections.lago.lago.plugins.module_utils.repos import REPO_DIR
 
 
 def teardown_vm(conn, state, vm):
-    """Remove one VM (a prefix_state.Vm): its domain, its store users and its files. Returns what was removed."""
+    """Remove one VM (a prefix_records.Vm): its domain, its store users and its files. Returns what was removed."""
     removed = []
     if domain.remove(conn, vm.libvirt_name):
         removed.append('domain %s' % vm.libvirt_name)
@@ -53,7 +53,7 @@ def _shared(state, vm, base_file):
 
 
 def teardown_net(conn, state, net):
-    """Remove one net (a prefix_state.Net): its libvirt network, and its lease."""
+    """Remove one net (a prefix_records.Net): its libvirt network, and its lease."""
     removed = []
     if network.remove(conn, net.libvirt_name)['changed']:
         removed.append('network %s' % net.libvirt_name)

@@ -11,7 +11,7 @@ from ansible_collections.lago.lago.plugins.module_utils import domain, network
 
 
 def net_view(net, conn=None):
-    """One net (a prefix_state.Net); with ``conn`` its live state: active, inactive or absent."""
+    """One net (a prefix_records.Net); with ``conn`` its live state: active, inactive or absent."""
     entry = dict(libvirt_name=net.libvirt_name, bridge=net.bridge, type=net.type, subnet=net.subnet,
                  gateway=net.gateway, management=net.management, dns_domain=net.dns_domain)
     if conn is not None:
@@ -21,7 +21,7 @@ def net_view(net, conn=None):
 
 
 def vm_view(vm, conn=None):
-    """One VM (a prefix_state.Vm); with ``conn`` its live state (running, shut off, ... or absent)."""
+    """One VM (a prefix_records.Vm); with ``conn`` its live state (running, shut off, ... or absent)."""
     entry = dict(
         libvirt_name=vm.libvirt_name, address=vm.address, management_net=vm.management_net,
         addresses=dict((nic.net, nic.ip) for nic in vm.nics),

@@ -3,16 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Snapshots of a prefix's VMs: the records, the layer chains, and the one view of them.
 
-See docs/SNAPSHOTS.md. In each disk record of a VM (prefix_state.Disk):
+See docs/SNAPSHOTS.md. In each disk record of a VM (prefix_records.Disk):
 
 - ``path`` is the image the VM writes to and ``parent`` what it sits on (a
   frozen layer, the template, or None);
-- ``layers`` holds the frozen layers by path (prefix_state.Layer), each with
+- ``layers`` holds the frozen layers by path (prefix_records.Layer), each with
   its ``backing``, ``format``, ``sha256`` and ``size`` when ``frozen``, whether
   the prefix ``owned`` it, and ``immutable`` when it must never be written (the
   user's own file disk).
 
-``vm.snapshot(name)`` (prefix_state.Snapshot) records when it was ``taken``,
+``vm.snapshot(name)`` (prefix_records.Snapshot) records when it was ``taken``,
 whether the VM was ``running``, how the guest was made ``consistent``, the
 layer of each disk (``disks``) and, for a memory snapshot, the saved RAM.
 

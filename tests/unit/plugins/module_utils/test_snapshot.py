@@ -10,7 +10,8 @@ import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import snapshot
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, SnapshotError
-from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Disk, Layout, PrefixState, Vm
+from ansible_collections.lago.lago.plugins.module_utils.prefix_records import Disk, Vm
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 
 BASE = '/store/lab:debian12:r1'
 
