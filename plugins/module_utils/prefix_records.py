@@ -13,6 +13,7 @@ __metaclass__ = type
 
 import copy
 
+
 def _field(key, default=None, doc=None):
     """A record attribute stored under ``key`` of the record's dict."""
     def getter(self):

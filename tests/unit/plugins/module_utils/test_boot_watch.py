@@ -52,12 +52,12 @@ def test_cpu_use_is_progress_and_idle_is_not(tmp_path):
     clock, dom = Clock(), Dom()
     watch = boot_watch.BootWatch({'vm': (dom, str(tmp_path / 'none.log'))}, stall=30, clock=clock)
     watch.look('vm')
-    for _ in range(5):          # 20% of a CPU: a starved but busy guest
+    for _step in range(5):      # 20% of a CPU: a starved but busy guest
         clock.now += 20
         dom.cpu += 4
         assert watch.verdict('vm') is None
     assert 'CPU use' in watch.last_progress('vm')
-    for _ in range(2):          # 0.5%: idle
+    for _step in range(2):      # 0.5%: idle
         clock.now += 20
         dom.cpu += 0.1
         last = watch.verdict('vm')
