@@ -26,13 +26,14 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, '.collections'))
 
+from ansible_collections.lago.lago.plugins.module_utils import lease_owner  # noqa: E402
 from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl  # noqa: E402
 
 TARGET_P99_MS = 50.0
 
 
 def _owners(root, count):
-    return [sl.ensure_owner(os.path.join(root, 'owners', 'p%03d' % i, 'uuid'))[0] for i in range(count)]
+    return [lease_owner.ensure_owner(os.path.join(root, 'owners', 'p%03d' % i, 'uuid'))[0] for i in range(count)]
 
 
 def _lease_and_release(lease_dir, owners):

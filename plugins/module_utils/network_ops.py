@@ -19,7 +19,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils import network, subnet_lease
+from ansible_collections.lago.lago.plugins.module_utils import lease_owner, network, subnet_lease, subnet_pool
 from ansible_collections.lago.lago.plugins.module_utils.errors import SpecError
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
@@ -45,10 +45,10 @@ class NetworkRequest(object):
             raise SpecError('state %r is unknown: use one of %s' % (state, ', '.join(STATES)))
         self.name, self.state, self.net_type = name, state, net_type
         self.owner_path, self.bridge, self.lease_dir = owner, bridge, lease_dir
-        self.pool = subnet_lease.parse_pool(pool)
+        self.pool = subnet_pool.parse_pool(pool)
         self.subnet = None
         if subnet is not None:
-            self.subnet = self.pool.cidr(subnet_lease.parse_subnet(subnet, self.pool))
+            self.subnet = self.pool.cidr(subnet_pool.parse_subnet(subnet, self.pool))
         # A host entry without a name comes as name=None from the module: not an unknown key.
         self.options = dict(net_type=net_type, dhcp=dhcp, dns=dns, dns_domain=dns_domain,
                             dns_hosts=dns_hosts, mtu=mtu,
@@ -70,9 +70,9 @@ class NetworkRequest(object):
 def _owner(req):
     """The Owner of the request's network; a standalone one need not exist yet."""
     if not req.standalone:
-        return subnet_lease.read_owner(req.owner_path)
-    owner = subnet_lease.standalone_owner(req.lease_dir, req.name, create=False)[0]
-    return subnet_lease.read_owner(owner.path) if os.path.exists(owner.path) else owner
+        return lease_owner.read_owner(req.owner_path)
+    owner = lease_owner.standalone_owner(req.lease_dir, req.name, create=False)[0]
+    return lease_owner.read_owner(owner.path) if os.path.exists(owner.path) else owner
 
 
 def _subnet_to_ask(req, owner, actual):
@@ -88,7 +88,7 @@ def _subnet_to_ask(req, owner, actual):
 def _held(req, owner, subnets):
     """Those of ``subnets`` whose lease ``owner`` holds."""
     held = set(lease['octet'] for lease in subnet_lease.leases_of(req.lease_dir, owner))
-    wanted = dict((subnet_lease.subnet_octet(subnet)[1], subnet) for subnet in subnets if subnet)
+    wanted = dict((subnet_pool.subnet_octet(subnet)[1], subnet) for subnet in subnets if subnet)
     return [wanted[octet] for octet in sorted(set(wanted) & held)]
 
 
@@ -108,9 +108,9 @@ def _ensure_owner(req, owner, undo):
     """Make the standalone owner's uuid file if missing; True when made (``undo`` removes it)."""
     if not req.standalone:
         return False
-    made = subnet_lease.ensure_owner(owner.path, owner.uuid)[1]
+    made = lease_owner.ensure_owner(owner.path, owner.uuid)[1]
     if made:
-        undo.push('owner %s' % owner.path, lambda: subnet_lease.remove_owner(owner))
+        undo.push('owner %s' % owner.path, lambda: lease_owner.remove_owner(owner))
     return made
 
 
@@ -137,7 +137,7 @@ def _plan_present(conn, req, owner, names):
     given_up = _given_up(req, owner, actual, wanted)
     before, after = network.views(current, wanted, req.state)
     # A lease whose owner file is gone is stale: taking it again makes the file.
-    lease_taken = bool(lease) and (lease['new'] or not subnet_lease.owner_alive(owner))
+    lease_taken = bool(lease) and (lease['new'] or not lease_owner.owner_alive(owner))
     steps = _actions(lease_taken, net_steps, given_up)
 
     def apply():
@@ -180,7 +180,7 @@ def _plan_absent(conn, req, owner, names):
         network.remove(conn, names[0])
         _release(req, owner, to_release)
         if remove_owner:
-            subnet_lease.remove_owner(owner)
+            lease_owner.remove_owner(owner)
 
     return Plan(names[0], before, {}, steps, apply,
                 values=dict(network=dict(name=names[0], bridge=names[1]), actions=steps))

@@ -19,7 +19,7 @@ import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    addressing, disk, domain, network, pool, prefix_teardown, qemu_img, seed, spec_diff as specs, sshkeys,
+    addressing, disk, domain, lease_owner, network, pool, prefix_teardown, qemu_img, seed, spec_diff as specs, sshkeys,
     subnet_lease, template_repo, template_store, values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, write_json
@@ -194,7 +194,7 @@ def _new_layout(state, options):
     layout = state.layout
     for path in layout.subdirs():
         os.makedirs(path, exist_ok=True)
-    owner, _created = subnet_lease.ensure_owner(layout.uuid_file)
+    owner, _created = lease_owner.ensure_owner(layout.uuid_file)
     if not os.path.exists(layout.private_key):
         # RSA for Lago's id_rsa (every sshd takes it); 2048 bits keeps init fast.
         sshkeys.generate_keypair(layout.private_key, key_type='rsa', bits=2048,

@@ -211,7 +211,7 @@ class PrefixState(object):
     @property
     def owner(self):
         """The lease owner: the prefix's uuid file and uuid."""
-        from ansible_collections.lago.lago.plugins.module_utils.subnet_lease import Owner
+        from ansible_collections.lago.lago.plugins.module_utils.lease_owner import Owner
         return Owner(self.layout.uuid_file, self.uuid)
 
     # -- VMs

@@ -216,8 +216,9 @@ apt_source:
 '''
 
 from ansible_collections.lago.lago.plugins.module_utils._runtime import run_module
-from ansible_collections.lago.lago.plugins.module_utils.repos import (
-    DEFAULT_PORT, DEFAULT_REPO_NAME, DEFAULT_REPOSYNC_DIR, repo_urls, reposetup)
+from ansible_collections.lago.lago.plugins.module_utils.repo_setup import reposetup
+from ansible_collections.lago.lago.plugins.module_utils.repo_sync import DEFAULT_REPOSYNC_DIR
+from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, DEFAULT_REPO_NAME, repo_urls
 
 ARGUMENT_SPEC = dict(
     prefix=dict(type='path', required=True),

@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.lago.lago.plugins.module_utils import lease_owner
 from ansible_collections.lago.lago.plugins.module_utils import network as nw
 from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libvirt, lookup_network
@@ -241,7 +242,7 @@ def test_networks_of_a_prefix_owner(ansible_module, conn, net_name, lease_dir, t
 
 
 def _other_owner_leases(tmp_path, lease_dir, subnets, pool=None):
-    other = sl.ensure_owner(str(tmp_path / 'other' / 'uuid'))[0]
+    other = lease_owner.ensure_owner(str(tmp_path / 'other' / 'uuid'))[0]
     for subnet in subnets:
         sl.acquire(lease_dir, other, subnet=subnet, pool=pool)
     return other

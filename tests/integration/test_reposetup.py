@@ -23,7 +23,7 @@ import urllib.request
 import pytest
 
 import pkgbuild
-from ansible_collections.lago.lago.plugins.module_utils import repos, reposerver
+from ansible_collections.lago.lago.plugins.module_utils import repo_setup, repo_sync, repos, reposerver, yum_repo
 from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout, RepoError
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, write_json
 
@@ -83,7 +83,7 @@ def setup(prefix, sources, cache, **kwargs):
     args = dict(repo_file=sources['repo_file'], local_rpm_dirs=[sources['local_rpms']],
                 local_deb_dirs=[sources['local_debs']], reposync_dir=cache)
     args.update(kwargs)
-    return repos.reposetup(prefix, **args)
+    return repo_setup.reposetup(prefix, **args)
 
 
 def free_port():
@@ -209,11 +209,11 @@ def test_content_change_under_the_same_name_is_an_update(prefix, sources, cache,
     local = str(tmp_path / 'debs')
     os.makedirs(local)
     deb = pkgbuild.build_deb(local)
-    repos.reposetup(prefix, local_deb_dirs=[local], reposync_dir=cache)
+    repo_setup.reposetup(prefix, local_deb_dirs=[local], reposync_dir=cache)
     os.unlink(deb)  # the hard link in the prefix keeps the old content
     os.makedirs(str(tmp_path / 'rebuild'))
     os.rename(pkgbuild.build_deb(str(tmp_path / 'rebuild'), postinst=False), deb)
-    result = repos.reposetup(prefix, local_deb_dirs=[local], reposync_dir=cache)
+    result = repo_setup.reposetup(prefix, local_deb_dirs=[local], reposync_dir=cache)
     assert (result['changed'], result['updated'], result['reindexed']) == (True, ['lago-hello_1.0_all.deb'], ['deb'])
     with open(os.path.join(result['path'], 'Packages')) as handle:
         assert pkgbuild.apt_packages(handle.read())['lago-hello']['SHA256'] == result['checksums']['lago-hello_1.0_all.deb']
@@ -236,11 +236,11 @@ def test_newest_only_and_upstream_updates(prefix, cache, tmp_path):
     upstream = pkgbuild.make_yum_repo(os.path.join(work, 'upstream'), [
         pkgbuild.build_rpm(work, 'lago-up', '1.0'), pkgbuild.build_rpm(work, 'lago-up', '1.1')])
     repo_file = pkgbuild.write_repo_file(os.path.join(work, 'up.repo'), {'up': {'baseurl': 'file://%s' % upstream}})
-    first = repos.reposetup(prefix, repo_file=repo_file, reposync_dir=cache)
+    first = repo_setup.reposetup(prefix, repo_file=repo_file, reposync_dir=cache)
     assert first['rpm_packages'] == ['lago-up-1.1-1.noarch.rpm']
     assert pkgbuild.rpm_repo_packages(first['path']) == {'lago-up': ('1.1-1', 'lago-up-1.1-1.noarch.rpm')}
     pkgbuild.make_yum_repo(upstream, [pkgbuild.build_rpm(work, 'lago-up', '2.0')])
-    second = repos.reposetup(prefix, repo_file=repo_file, reposync_dir=cache)
+    second = repo_setup.reposetup(prefix, repo_file=repo_file, reposync_dir=cache)
     assert (second['changed'], second['added'], second['removed']) == (
         True, ['lago-up-2.0-1.noarch.rpm'], ['lago-up-1.1-1.noarch.rpm'])
     assert pkgbuild.rpm_repo_packages(second['path']) == {'lago-up': ('2.0-1', 'lago-up-2.0-1.noarch.rpm')}
@@ -282,12 +282,12 @@ def test_reposync_failure_names_the_section(prefix, sources, cache):
 
 
 def test_reposync_waits_for_the_section_lock(prefix, sources, cache):
-    parsed = repos.parse_repo_file(sources['repo_file'])
-    with file_lock(repos.sync_lock_path(repos.sync_path(cache, 'lago-file', parsed['lago-file']))):
+    parsed = yum_repo.parse_repo_file(sources['repo_file'])
+    with file_lock(repo_sync.sync_lock_path(repo_sync.sync_path(cache, 'lago-file', parsed['lago-file']))):
         with pytest.raises(LockTimeout, match=r'reposync of \[lago-file\]'):
-            repos.reposync(sources['repo_file'], ['lago-file'], cache, lock_timeout=0.3)
+            repo_sync.reposync(sources['repo_file'], ['lago-file'], cache, lock_timeout=0.3)
         # another section is not blocked
-        assert list(repos.reposync(sources['repo_file'], ['lago-http'], cache, lock_timeout=0.3)) == ['lago-http']
+        assert list(repo_sync.reposync(sources['repo_file'], ['lago-http'], cache, lock_timeout=0.3)) == ['lago-http']
 
 
 # --- serving ----------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def test_guest_clients_read_the_served_repository(prefix, sources, cache, tmp_pa
     # dnf, through the yum_repo text the module returns
     guest_repo = tmp_path / 'guest.repo'
     guest_repo.write_text(urls['yum_repo'])
-    synced = repos.reposync(str(guest_repo), None, str(tmp_path / 'guest-cache'))
+    synced = repo_sync.reposync(str(guest_repo), None, str(tmp_path / 'guest-cache'))
     assert sorted(synced['lago-internal']['packages']) == built['rpm_packages']
     # apt, through the apt_source line
     apt = tmp_path / 'apt'

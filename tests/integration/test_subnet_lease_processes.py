@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from ansible_collections.lago.lago.plugins.module_utils import lease_owner
 from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl
 from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock
@@ -23,7 +24,7 @@ CTX = multiprocessing.get_context('fork')
 
 
 def _lease_one(lease_dir, owner_path, barrier, results):
-    owner = sl.ensure_owner(owner_path)[0]
+    owner = lease_owner.ensure_owner(owner_path)[0]
     barrier.wait()
     try:
         results.put((owner_path, sl.acquire(lease_dir, owner, timeout=20)['subnet']))
@@ -75,7 +76,7 @@ def _hold_lock(lock_path, ready):
 
 def test_lock_holder_killed_with_sigkill_does_not_block(tmp_path):
     lease_dir = str(tmp_path / 'subnets')
-    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    owner = lease_owner.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
     ready = CTX.Event()
     holder = CTX.Process(target=_hold_lock, args=(os.path.join(lease_dir, sl.LOCK_NAME), ready))
     holder.start()
@@ -98,12 +99,12 @@ def _die_before_rename(lease_dir, owner_path, ready):
         ready.set()
         time.sleep(120)
     os.rename = stuck
-    sl.acquire(lease_dir, sl.read_owner(owner_path))
+    sl.acquire(lease_dir, lease_owner.read_owner(owner_path))
 
 
 def test_writer_killed_mid_write_leaves_no_half_lease(tmp_path):
     lease_dir = str(tmp_path / 'subnets')
-    dead = sl.ensure_owner(str(tmp_path / 'dead' / 'uuid'))[0]
+    dead = lease_owner.ensure_owner(str(tmp_path / 'dead' / 'uuid'))[0]
     ready = CTX.Event()
     writer = CTX.Process(target=_die_before_rename, args=(lease_dir, dead.path, ready))
     writer.start()
@@ -114,7 +115,7 @@ def test_writer_killed_mid_write_leaves_no_half_lease(tmp_path):
         writer.join(10)
     assert [name for name in os.listdir(lease_dir) if name.endswith('.tmp')]
     assert sl.list_leases(lease_dir) == []
-    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    owner = lease_owner.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
     assert sl.acquire(lease_dir, owner, timeout=5)['subnet'] == '192.168.200.0/24'
     assert not [name for name in os.listdir(lease_dir) if name.endswith('.tmp')]
 
@@ -122,7 +123,7 @@ def test_writer_killed_mid_write_leaves_no_half_lease(tmp_path):
 def _ensure_one(owner_path, barrier, results):
     barrier.wait()
     try:
-        owner, created = sl.ensure_owner(owner_path)
+        owner, created = lease_owner.ensure_owner(owner_path)
         results.put((owner.uuid, created))
     except Exception as err:  # reported to the parent, which fails the test
         results.put(('error: %s' % err, False))
@@ -142,7 +143,7 @@ def test_eight_processes_creating_one_owner_agree_on_one_uuid(tmp_path, round_):
     uuids = set(value for value, _created in got)
     assert len(uuids) == 1, 'every process must see the one uuid on disk, got %s' % sorted(uuids)
     assert [created for _value, created in got].count(True) == 1, got
-    assert sl.read_owner(owner_path).uuid == uuids.pop()
+    assert lease_owner.read_owner(owner_path).uuid == uuids.pop()
     assert os.listdir(str(tmp_path / 'prefix')) == ['uuid'], 'no temp file may be left behind'
 
 
@@ -154,7 +155,7 @@ def _lease_as_nobody(lease_dir, owner_path, results):
         os.setgroups([])
         os.setgid(NOBODY)
         os.setuid(NOBODY)
-        owner = sl.ensure_owner(owner_path)[0]
+        owner = lease_owner.ensure_owner(owner_path)[0]
         results.put(sl.acquire(lease_dir, owner, timeout=10)['subnet'])
     except Exception as err:  # reported to the parent, which fails the test
         results.put('error: %s' % err)
@@ -175,8 +176,8 @@ def test_leases_another_user_cannot_read_count_as_taken(shared_dir):
     lease_dir = os.path.join(shared_dir, 'subnets')
     private = os.path.join(shared_dir, 'root-only')
     os.makedirs(private, mode=0o700)
-    first = sl.ensure_owner(os.path.join(private, 'p1', 'uuid'))[0]
-    second = sl.ensure_owner(os.path.join(private, 'p2', 'uuid'))[0]
+    first = lease_owner.ensure_owner(os.path.join(private, 'p1', 'uuid'))[0]
+    second = lease_owner.ensure_owner(os.path.join(private, 'p2', 'uuid'))[0]
     assert sl.acquire(lease_dir, first)['octet'] == 200
     assert sl.acquire(lease_dir, second)['octet'] == 201
     os.chmod(sl.lease_path(lease_dir, 200), 0o600)
@@ -198,7 +199,7 @@ def test_leases_another_user_cannot_read_count_as_taken(shared_dir):
 
 def _lease_then_die(lease_dir, owner_path, leased):
     """Like init: make the owner, lease a subnet, then get SIGKILLed before saving state.json."""
-    owner = sl.ensure_owner(owner_path)[0]
+    owner = lease_owner.ensure_owner(owner_path)[0]
     sl.acquire(lease_dir, owner)
     sl.acquire(lease_dir, owner)
     leased.set()
@@ -213,9 +214,9 @@ def test_leases_of_a_run_killed_before_saving_its_state_are_found_and_released(t
     proc.start()
     proc.join(30)
     assert proc.exitcode == -signal.SIGKILL and leased.is_set()
-    owner = sl.read_owner(owner_path)
+    owner = lease_owner.read_owner(owner_path)
     # The owner's uuid file is there, so nobody else may take them: only release_all frees them.
-    other = sl.ensure_owner(str(tmp_path / 'other' / 'uuid'))[0]
+    other = lease_owner.ensure_owner(str(tmp_path / 'other' / 'uuid'))[0]
     assert sl.acquire(lease_dir, other)['subnet'] == '192.168.202.0/24'
     assert [lease['subnet'] for lease in sl.leases_of(lease_dir, owner)] == ['192.168.200.0/24', '192.168.201.0/24']
     assert sl.release_all(lease_dir, owner) == ['192.168.200.0/24', '192.168.201.0/24']
@@ -250,7 +251,7 @@ def dummy_interface(unique_name):
 
 def test_lease_skips_a_subnet_with_an_address_on_a_dummy_interface(tmp_path, dummy_interface):
     lease_dir = str(tmp_path / 'subnets')
-    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    owner = lease_owner.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
     first = sl.acquire(lease_dir, owner, dry_run=True)
     gateway = '%s/24' % first['gateway']
     subprocess.check_call(['ip', 'addr', 'add', gateway, 'dev', dummy_interface])  # link down: no route yet
@@ -274,7 +275,7 @@ def test_lease_skips_the_subnet_of_a_defined_libvirt_network(tmp_path, libvirt_u
     from ansible_collections.lago.lago.plugins.module_utils import libvirt_conn
     conn = libvirt_conn.connect(libvirt_uri)
     lease_dir = str(tmp_path / 'subnets')
-    owner = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
+    owner = lease_owner.ensure_owner(str(tmp_path / 'p' / 'uuid'))[0]
     first = sl.acquire(lease_dir, owner, conn=conn, dry_run=True)
     net = conn.networkDefineXML("<network><name>%s</name><bridge name='%s'/><ip address='%s' prefix='24'/></network>"
                                 % (unique_name, unique_name, first['gateway']))

@@ -15,7 +15,7 @@ def pytest_configure(config):
 
 @pytest.fixture(autouse=True)
 def _host_subnets_of_nobody(monkeypatch):
-    """Leases skip subnets the host uses (subnet_lease.host_in_use): unit tests must not depend
+    """Leases skip subnets the host uses (host_subnets.host_in_use): unit tests must not depend
     on this machine's addresses and routes. Tests of that check override this fixture."""
-    from ansible_collections.lago.lago.plugins.module_utils import subnet_lease
-    monkeypatch.setattr(subnet_lease, 'host_in_use', lambda: [])
+    from ansible_collections.lago.lago.plugins.module_utils import host_subnets
+    monkeypatch.setattr(host_subnets, 'host_in_use', lambda: [])

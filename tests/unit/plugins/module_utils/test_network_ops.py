@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from ansible_collections.lago.lago.plugins.module_utils import lease_owner
 from ansible_collections.lago.lago.plugins.module_utils import network_ops as ops
 from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl
 from ansible_collections.lago.lago.plugins.module_utils.errors import LeaseError, SpecError
@@ -53,7 +54,7 @@ def test_planning_makes_nothing(lease_dir):
 def test_apply_takes_the_next_subnet_when_the_predicted_one_went_meanwhile(lease_dir, tmp_path):
     conn = FakeConn()
     plan = ops.plan_network(conn, request(lease_dir))
-    other = sl.ensure_owner(str(tmp_path / 'other' / 'uuid'))[0]
+    other = lease_owner.ensure_owner(str(tmp_path / 'other' / 'uuid'))[0]
     sl.acquire(lease_dir, other, subnet='200')
     applied = plan.apply()
     assert applied['after']['subnet'] == '192.168.201.0/24'
@@ -87,7 +88,7 @@ def test_bridge_type_takes_no_lease(lease_dir):
 
 
 def test_absent_releases_the_asked_subnet_of_a_prefix_owner(lease_dir, tmp_path):
-    owner = sl.ensure_owner(str(tmp_path / 'prefix' / 'uuid'))[0]
+    owner = lease_owner.ensure_owner(str(tmp_path / 'prefix' / 'uuid'))[0]
     sl.acquire(lease_dir, owner, subnet='205')
     sl.acquire(lease_dir, owner, subnet='206')  # another network of the prefix: not this one's
     plan = ops.plan_network(FakeConn(), ops.NetworkRequest('mgmt', state='absent', owner=owner.path,

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import errors, prefix_teardown, subnet_lease
+from ansible_collections.lago.lago.plugins.module_utils import errors, lease_owner, prefix_teardown, subnet_lease
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 from ansible_collections.lago.lago.tests.unit.plugins.fake_libvirt import FakeConn
 from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import UUID, listing
@@ -108,7 +108,7 @@ def test_destroy_releases_a_lease_no_net_records(tmp_path):
     leaked = subnet_lease.acquire(state.lease_dir, state.owner)
     other_uuid = tmp_path / 'other-uuid'
     other_uuid.write_text('another-prefix')
-    kept = subnet_lease.acquire(state.lease_dir, subnet_lease.Owner(str(other_uuid), 'another-prefix'))
+    kept = subnet_lease.acquire(state.lease_dir, lease_owner.Owner(str(other_uuid), 'another-prefix'))
     removed = prefix_teardown.destroy(conn, state)
     assert 'lease %s' % leaked['subnet'] in removed
     assert [lease['subnet'] for lease in subnet_lease.list_leases(state.lease_dir)] == [kept['subnet']]

@@ -1,5 +1,5 @@
 # -*- coding: utf-8 -*-
-"""Subnet leases: naming, pools, staleness, ownership, locking (one process)."""
+"""Subnet leases: naming, staleness, who holds what, the lease directory, locking (one process)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,41 +12,10 @@ import tempfile
 
 import pytest
 
+from ansible_collections.lago.lago.plugins.module_utils import lease_owner
 from ansible_collections.lago.lago.plugins.module_utils import subnet_lease as sl
 from ansible_collections.lago.lago.plugins.module_utils.errors import LeaseError, LockTimeout
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock
-
-
-REAL_IP_JSON = sl._ip_json
-
-
-class FakeKernel(object):
-    """What ``ip -j -4 addr`` / ``ip -j -4 route show table all`` print (None: ip missing) and /proc/net/route."""
-
-    def __init__(self):
-        self.addrs, self.routes = [], [{'dst': 'default', 'gateway': '192.0.2.1', 'dev': 'eth0', 'flags': []}]
-        self.proc_route = PROC_ROUTE_HEADER
-
-    def add_address(self, ifname, local, prefixlen, up=True):
-        self.addrs.append({'ifname': ifname, 'flags': ['UP'] if up else [],
-                           'addr_info': [{'family': 'inet', 'local': local, 'prefixlen': prefixlen, 'label': ifname}]})
-
-
-PROC_ROUTE_HEADER = 'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n'
-
-
-@pytest.fixture
-def kernel(monkeypatch):
-    fake = FakeKernel()
-    monkeypatch.setattr(sl, '_ip_json', lambda args: fake.addrs if 'addr' in args else fake.routes)
-    monkeypatch.setattr(sl, '_read_proc_route', lambda: fake.proc_route)
-    return fake
-
-
-@pytest.fixture(autouse=True)
-def _host_subnets_of_nobody(kernel):
-    """Overrides the unit tests' empty host: here the real host_in_use reads a FakeKernel."""
-    return kernel
 
 
 @pytest.fixture
@@ -57,7 +26,7 @@ def lease_dir(tmp_path):
 @pytest.fixture
 def make_owner(tmp_path):
     def make(name):
-        return sl.ensure_owner(str(tmp_path / name / 'uuid'))[0]
+        return lease_owner.ensure_owner(str(tmp_path / name / 'uuid'))[0]
     return make
 
 
@@ -69,46 +38,6 @@ def test_lease_file_is_named_by_third_octet_and_holds_owner(lease_dir, make_owne
     assert lease['path'] == os.path.join(lease_dir, '200.lease')
     with open(lease['path']) as handle:
         assert json.load(handle) == [owner.path, owner.uuid]
-
-
-@pytest.mark.parametrize('spec, expected', [
-    (None, ('192.168', 200, 255)),
-    ('10.20.0.0/16', ('10.20', 0, 255)),
-    ('192.168.200.0/21', ('192.168', 200, 207)),
-    ('10.0.5.0/24-10.0.9.0/24', ('10.0', 5, 9)),
-    ('10.0.5.0 - 10.0.9.0', ('10.0', 5, 9)),
-])
-def test_parse_pool(spec, expected):
-    assert tuple(sl.parse_pool(spec)) == expected
-
-
-@pytest.mark.parametrize('spec, message', [
-    ('10.0.0.0/8', 'inside one /16'),
-    ('10.0.250.0/24-10.1.3.0/24', 'inside one /16'),
-    ('10.0.9.0/24-10.0.5.0/24', 'ends before it starts'),
-    ('10.0.5.0/25-10.0.9.0/24', 'is not a /24 network'),
-    ('nonsense', 'neither a range of /24s nor a CIDR'),
-])
-def test_parse_pool_errors(spec, message):
-    with pytest.raises(LeaseError, match=message):
-        sl.parse_pool(spec)
-
-
-@pytest.mark.parametrize('value', [201, '201', '192.168.201.0/24', '192.168.201.1', '192.168.201.77'])
-def test_parse_subnet_forms(value):
-    assert sl.parse_subnet(value) == 201
-
-
-@pytest.mark.parametrize('value, message', [
-    ('10.0.0.1', 'subnet 10.0.0.0/24 is outside the pool 192.168.200.0/24-192.168.255.0/24'),
-    (199, 'subnet 192.168.199.0/24 is outside the pool'),
-    ('192.168.201.0/23', 'must be a /24'),
-    ('300', 'not a third octet'),
-    ('x.y', 'neither a third octet nor an IPv4 /24'),
-])
-def test_parse_subnet_errors(value, message):
-    with pytest.raises(LeaseError, match=message):
-        sl.parse_subnet(value)
 
 
 def test_leases_are_distinct_and_first_free_is_taken(lease_dir, make_owner):
@@ -211,7 +140,7 @@ def test_lease_file_without_read_permission_counts_as_taken(lease_dir, make_owne
 def test_lease_whose_owner_file_cannot_be_read_counts_as_taken(lease_dir, make_owner, monkeypatch):
     holder, other = make_owner('p1'), make_owner('p2')
     sl.acquire(lease_dir, holder, subnet=210)
-    _deny_reading(monkeypatch, sl, holder.path)
+    _deny_reading(monkeypatch, lease_owner, holder.path)
     with pytest.raises(LeaseError) as err:
         sl.acquire(lease_dir, other, subnet=210)
     assert str(err.value) == ('subnet 192.168.210.0/24 is leased to %s (uuid %s) in %s: its owner file %s '
@@ -293,53 +222,8 @@ def test_list_and_leases_of(lease_dir, make_owner):
         (200, mine.path, True), (201, theirs.path, True)]
 
 
-def test_owner_errors(tmp_path):
-    with pytest.raises(LeaseError, match='does not exist'):
-        sl.read_owner(str(tmp_path / 'nope' / 'uuid'))
-    bad = tmp_path / 'uuid'
-    bad.write_text('not-a-uuid\n')
-    with pytest.raises(LeaseError, match='does not hold a 32-character hex uuid'):
-        sl.read_owner(str(bad))
-
-
-def test_standalone_owner_is_deterministic(lease_dir):
-    planned, created = sl.standalone_owner(lease_dir, 'net1', create=False)
-    assert not created and not os.path.exists(planned.path)
-    owner, created = sl.standalone_owner(lease_dir, 'net1')
-    assert created and owner == planned
-    assert sl.read_owner(owner.path) == owner
-    assert sl.standalone_owner(lease_dir, 'net2', create=False)[0].uuid != owner.uuid
-    assert sl.remove_owner(owner)
-    assert not os.path.exists(os.path.dirname(owner.path))
-
-
-def test_ensure_owner_loser_of_a_race_returns_the_winners_uuid(tmp_path, monkeypatch):
-    path = str(tmp_path / 'p' / 'uuid')
-    real_link = os.link
-
-    def link_after_winner(src, dst):
-        with open(dst, 'w') as handle:  # the other process got there first
-            handle.write('a' * 32 + '\n')
-        return real_link(src, dst)
-
-    monkeypatch.setattr(sl.os, 'link', link_after_winner)
-    owner, created = sl.ensure_owner(path)
-    assert (owner.uuid, created) == ('a' * 32, False)
-    assert os.listdir(str(tmp_path / 'p')) == ['uuid']
-
-
-def test_ensure_owner_without_hard_links_creates_exclusively(tmp_path, monkeypatch):
-    def no_links(_src, _dst):
-        raise OSError(errno.EPERM, 'Operation not permitted')
-
-    monkeypatch.setattr(sl.os, 'link', no_links)
-    owner, created = sl.ensure_owner(str(tmp_path / 'p' / 'uuid'), 'b' * 32)
-    assert created and sl.read_owner(owner.path) == owner
-    assert os.listdir(str(tmp_path / 'p')) == ['uuid']
-    assert sl.ensure_owner(owner.path) == (owner, False)
-
-
 # --- a lease directory that is not one, or not ours to write -------------------
+
 
 def _as_unprivileged(func):
     """(kind, value) of ``func()`` run as a user file modes stop: nobody when the tests run as root.
@@ -382,7 +266,7 @@ def shared_dir():
 
 
 def _shared_owner(shared_dir):
-    owner = sl.ensure_owner(os.path.join(shared_dir, 'owner', 'uuid'))[0]
+    owner = lease_owner.ensure_owner(os.path.join(shared_dir, 'owner', 'uuid'))[0]
     os.chmod(os.path.dirname(owner.path), 0o755)
     return owner
 
@@ -453,6 +337,7 @@ def test_lock_file_of_another_user_is_a_lease_error(shared_dir):
 
 # --- every lease of one owner --------------------------------------------------
 
+
 def test_release_all_removes_every_lease_of_the_owner_and_nothing_else(lease_dir, make_owner):
     mine, theirs = make_owner('p1'), make_owner('p2')
     for octet in (203, 200, 240):
@@ -461,7 +346,7 @@ def test_release_all_removes_every_lease_of_the_owner_and_nothing_else(lease_dir
     with open(sl.lease_path(lease_dir, 250), 'w') as handle:
         handle.write('garbage')
     # The same uuid under another path (a copied prefix) is another owner.
-    copy = sl.Owner(mine.path.replace('p1', 'p1-copy'), mine.uuid)
+    copy = lease_owner.Owner(mine.path.replace('p1', 'p1-copy'), mine.uuid)
     sl.acquire(lease_dir, copy, subnet=230)
     assert [lease['octet'] for lease in sl.leases_of(lease_dir, mine)] == [200, 203, 240]
     assert sl.release_all(lease_dir, mine) == ['192.168.200.0/24', '192.168.203.0/24', '192.168.240.0/24']
@@ -483,118 +368,3 @@ def test_release_all_without_a_lease_dir_makes_none(lease_dir, make_owner):
     assert sl.release_all(lease_dir, make_owner('p1')) == []
     assert sl.leases_of(lease_dir, make_owner('p1')) == []
     assert not os.path.exists(lease_dir)
-
-
-# --- subnets in use on the host -------------------------------------------------
-
-def test_subnet_with_an_address_on_a_down_interface_is_skipped(lease_dir, make_owner, kernel):
-    kernel.add_address('dummy0', '192.168.200.5', 24, up=False)  # no route: only the address tells
-    kernel.routes.append({'dst': '192.168.201.0/24', 'gateway': '192.0.2.9', 'dev': 'eth0', 'flags': []})
-    kernel.routes.append({'type': 'blackhole', 'dst': '192.168.202.128/25', 'flags': []})
-    lease = sl.acquire(lease_dir, make_owner('p1'))
-    assert lease['subnet'] == '192.168.203.0/24'
-    assert sl.acquire(lease_dir, make_owner('p2'), dry_run=True)['subnet'] == '192.168.204.0/24'
-    assert [item['octet'] for item in sl.list_leases(lease_dir)] == [203]
-
-
-def test_asking_for_a_subnet_in_use_names_what_holds_it(lease_dir, make_owner, kernel):
-    kernel.add_address('dummy0', '192.168.200.5', 24)
-    kernel.routes.append({'dst': '192.168.200.0/24', 'dev': 'dummy0', 'protocol': 'kernel', 'flags': []})
-    kernel.routes.append({'type': 'local', 'dst': '192.168.200.5', 'dev': 'dummy0', 'table': 'local', 'flags': []})
-    for dry_run in (True, False):
-        with pytest.raises(LeaseError) as err:
-            sl.acquire(lease_dir, make_owner('p1'), subnet='192.168.200.1', dry_run=dry_run)
-        assert str(err.value) == (
-            'subnet 192.168.200.0/24 is already in use on this host: address 192.168.200.5/24 on interface dummy0; '
-            'route 192.168.200.0/24 dev dummy0; local route 192.168.200.5 dev dummy0 table local; '
-            'ask for another subnet or remove that first')
-    assert not os.path.exists(lease_dir) or sl.list_leases(lease_dir) == []
-
-
-def test_default_route_and_other_subnets_do_not_count(lease_dir, make_owner, kernel):
-    kernel.add_address('lo', '127.0.0.1', 8)
-    kernel.add_address('eth0', '192.0.2.2', 24)
-    kernel.routes.append({'dst': '0.0.0.0/0', 'dev': 'tun0', 'table': '100', 'flags': []})
-    kernel.routes.append({'dst': '192.168.199.0/24', 'dev': 'eth1', 'flags': []})
-    assert sl.acquire(lease_dir, make_owner('p1'))['subnet'] == '192.168.200.0/24'
-
-
-def test_a_wider_host_network_covers_the_pool(lease_dir, make_owner, kernel):
-    kernel.add_address('wlan0', '10.9.0.17', 16)
-    pool = '10.9.1.0/24-10.9.2.0/24'
-    with pytest.raises(LeaseError) as err:
-        sl.acquire(lease_dir, make_owner('p1'), pool=pool)
-    assert str(err.value) == (
-        'no free subnet in pool 10.9.1.0/24-10.9.2.0/24: all 2 subnets are leased or in use on this host '
-        '(0 lease files in %s); in use on this host: 10.9.1.0/24 (address 10.9.0.17/16 on interface wlan0), '
-        '10.9.2.0/24 (address 10.9.0.17/16 on interface wlan0)' % lease_dir)
-
-
-def test_exhausted_pool_says_which_subnets_the_host_uses(lease_dir, make_owner, kernel):
-    pool = '10.9.1.0/24-10.9.3.0/24'
-    first = make_owner('p1')
-    sl.acquire(lease_dir, first, pool=pool)
-    kernel.routes.append({'dst': '10.9.2.0/24', 'dev': 'tun0', 'flags': []})
-    hops = [{'gateway': '192.0.2.7', 'dev': 'eth0'}, {'gateway': '192.0.2.8', 'dev': 'eth1'}]
-    kernel.routes.append({'dst': '10.9.3.0/24', 'nexthops': hops, 'flags': []})
-    with pytest.raises(LeaseError) as err:
-        sl.acquire(lease_dir, make_owner('p2'), pool=pool)
-    message = str(err.value)
-    assert 'all 3 subnets are leased or in use on this host (1 lease files in %s)' % lease_dir in message
-    assert '%s: 1' % first.path in message
-    assert ('in use on this host: 10.9.2.0/24 (route 10.9.2.0/24 dev tun0), '
-            '10.9.3.0/24 (route 10.9.3.0/24 dev eth0 dev eth1)') in message
-
-
-def test_own_interfaces_and_leases_held_already_do_not_count(lease_dir, make_owner, kernel):
-    owner = make_owner('p1')
-    assert sl.acquire(lease_dir, owner)['subnet'] == '192.168.200.0/24'
-    kernel.add_address('lagobr0', '192.168.200.1', 24)  # the owner's network came up on its lease
-    again = sl.acquire(lease_dir, owner, subnet=200)
-    assert again['subnet'] == '192.168.200.0/24' and not again['new']
-    assert sl.release(lease_dir, owner, 200)
-    assert sl.acquire(lease_dir, owner)['subnet'] == '192.168.201.0/24'
-    assert sl.acquire(lease_dir, owner, subnet=200, own=('lagobr0',))['new']
-    assert sl.acquire(lease_dir, make_owner('p2'), host=False)['subnet'] == '192.168.202.0/24'
-
-
-def test_without_ip_the_routes_of_proc_net_route_count(lease_dir, make_owner, kernel):
-    kernel.addrs = kernel.routes = None
-    kernel.proc_route = PROC_ROUTE_HEADER + (
-        'eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n'
-        'eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n'
-        'virbr9\t00C8A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n')
-    assert [entry.holder for entry in sl.host_in_use()] == ['route 192.0.2.0/24 dev eth0', 'route 192.168.200.0/24 dev virbr9']
-    assert sl.acquire(lease_dir, make_owner('p1'))['subnet'] == '192.168.201.0/24'
-
-
-def test_real_kernel_tables_are_read():
-    if sl.shutil.which('ip') is None and not os.path.exists('/usr/sbin/ip'):
-        pytest.skip('ip (iproute2) is not installed')
-    addresses = sl.addresses_in_use(REAL_IP_JSON(['-4', 'addr', 'show']))
-    assert 'address 127.0.0.1/8 on interface lo' in [entry.holder for entry in addresses]
-    routes = REAL_IP_JSON(['-4', 'route', 'show', 'table', 'all'])
-    assert isinstance(routes, list)
-    assert all(entry.network.prefixlen > 0 for entry in sl.routes_in_use(routes))
-    assert REAL_IP_JSON(['-4', 'no-such-object']) is None
-
-
-NET_XML = """<network><name>%s</name><bridge name='%s'/>
-  <ip address='%s' %s/><ip family='ipv6' address='fd00::1' prefix='64'/></network>"""
-
-
-def test_subnets_of_libvirt_networks_count_when_a_connection_is_given(lease_dir, make_owner):
-    from ansible_collections.lago.lago.tests.unit.plugins.fake_libvirt import FakeConn
-    conn = FakeConn()
-    conn.networkDefineXML(NET_XML % ('default', 'virbr0', '192.168.200.1', "netmask='255.255.255.0'"))
-    conn.networkDefineXML(NET_XML % ('lab', 'labbr0', '192.168.201.1', "prefix='24'"))
-    conn.networkDefineXML("<network><name>l2</name><bridge name='l2br'/></network>")
-    conn.networks['lab'].create()
-    owner = make_owner('p1')
-    assert sl.acquire(lease_dir, owner, dry_run=True)['subnet'] == '192.168.200.0/24'
-    assert sl.acquire(lease_dir, owner, conn=conn)['subnet'] == '192.168.202.0/24'
-    with pytest.raises(LeaseError) as err:
-        sl.acquire(lease_dir, owner, subnet=201, conn=conn)
-    assert str(err.value) == ('subnet 192.168.201.0/24 is already in use on this host: libvirt network lab (bridge labbr0); '
-                              'ask for another subnet or remove that first')
-    assert sl.acquire(lease_dir, owner, subnet=201, conn=conn, own=('lab', 'labbr0'))['new']
