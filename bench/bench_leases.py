@@ -63,7 +63,7 @@ def _parallel(lease_dir, owners, procs):
     for worker in workers:
         worker.start()
     took, gave = [], []
-    for _worker in workers:
+    for _done in workers:
         lease_ms, release_ms = results.get(timeout=120)
         took += lease_ms
         gave += release_ms
