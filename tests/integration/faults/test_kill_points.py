@@ -51,7 +51,9 @@ DESTROY_POINTS = ['destroy.after_domains', 'destroy.after_nets', 'destroy.before
 
 @pytest.fixture
 def counts(figures):
-    return figures('kill_points', kills_injected=0, runs_converged=0, leftovers=0, reruns_failed=0)
+    return figures('kill_points', kills_injected=0, runs_converged=0, leftovers=0, reruns_failed=0, libvirtd_restarts=0,
+                   start_failed_on_restart=0, destroy_failed_on_restart=0, destroy_done_before_restart=0,
+                   enospc_failures_clear=0)
 
 
 def prefix_args(prefix_vars, init_file, path=None, **extra):
@@ -189,10 +191,10 @@ def test_start_killed_and_libvirtd_restarted(prefix_vars, write_init_file, count
         waiting = spawn_module('lago_prefix', dict(args, state='started', ssh_timeout=300))
         time.sleep(3)
         restart_libvirtd()
-        counts['libvirtd_restarts'] = counts.get('libvirtd_restarts', 0) + 1
+        counts['libvirtd_restarts'] += 1
         first = finish(waiting)
         if not first.ok:
-            counts['start_failed_on_restart'] = counts.get('start_failed_on_restart', 0) + 1
+            counts['start_failed_on_restart'] += 1
         done = converges(counts, 'lago_prefix', dict(args, state='started', ssh_timeout=300))
         assert done.result['prefix']['vms']['vm01']['state'] == 'running', done
         # libvirtd goes away in the middle of destroy: as soon as the domain is gone.
@@ -201,8 +203,7 @@ def test_start_killed_and_libvirtd_restarted(prefix_vars, write_init_file, count
         restart_libvirtd()
         counts['libvirtd_restarts'] += 1
         cut = finish(destroying)
-        counts['destroy_done_before_restart' if cut.ok else 'destroy_failed_on_restart'] = \
-            counts.get('destroy_done_before_restart' if cut.ok else 'destroy_failed_on_restart', 0) + 1
+        counts['destroy_done_before_restart' if cut.ok else 'destroy_failed_on_restart'] += 1
         converges(counts, 'lago_prefix', destroy_args(prefix_vars))
     finally:
         run_module('lago_prefix', destroy_args(prefix_vars))
@@ -223,7 +224,7 @@ def test_full_file_system(prefix_vars, write_init_file, counts, tmp_path):
         assert 'init of prefix %s failed at step' % path in failed.msg, failed.msg
         assert 'No space left on device' in failed.msg, failed.msg
         assert 'everything this run created was removed again' in failed.msg, failed.msg
-        counts['enospc_failures_clear'] = counts.get('enospc_failures_clear', 0) + 1
+        counts['enospc_failures_clear'] += 1
         assert os.listdir(small) == [], 'nothing of the prefix is left on the full file system'
         assert leases(prefix_vars['lago_lease_dir']) == []
         assert libvirt_objects('') == before
