@@ -25,7 +25,7 @@ import shutil
 import socket
 import tempfile
 
-from ansible_collections.lago.lago.plugins.module_utils import qemu_img
+from ansible_collections.lago.lago.plugins.module_utils import faults, qemu_img
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
@@ -158,6 +158,7 @@ def _send(pool, name, prefix_path, plan):
             entry = plan['layers'][file_name]
             target = os.path.join(staged, file_name)
             shutil.copyfile(path, target)
+            faults.point('pool.export_after_copy')
             if entry['backing']:
                 qemu_img.rebase(target, entry['backing'], entry['backing_format'] or 'qcow2', unsafe=True)
             entry.update(size=os.path.getsize(target), sha256=sha256_of(target))

@@ -19,7 +19,7 @@ import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    addressing, disk, domain, lease_owner, network, pool, prefix_teardown, qemu_img, seed, spec_diff as specs, sshkeys,
+    addressing, disk, domain, faults, lease_owner, network, pool, prefix_teardown, qemu_img, seed, spec_diff as specs, sshkeys,
     subnet_lease, template_repo, template_store, values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, write_json
@@ -146,6 +146,7 @@ def _create(conn, state, new_spec, options):
         with Rollback() as undo:
             undo.push('prefix files of %s' % layout.path, lambda: _undo_create(conn, state))
             _new_layout(state, options)
+            faults.point('init.after_layout')
             step[0] = 'leases'
             _lease_subnets(conn, state, new_spec, options)
             state.save()
@@ -156,8 +157,10 @@ def _create(conn, state, new_spec, options):
             for name in state.vm_names:
                 step[0] = 'disks of %s' % name
                 _make_disks(state, name, new_spec['domains'][name])
+                faults.point('init.after_disks')
                 step[0] = 'seed of %s' % name
                 _make_seed(state, name)
+                faults.point('init.after_seeds')
                 step[0] = 'deploy scripts of %s' % name
                 _copy_scripts(state, name, new_spec['domains'][name])
             step[0] = 'networks'
@@ -166,9 +169,11 @@ def _create(conn, state, new_spec, options):
             step[0] = 'domains'
             for name in state.vm_names:
                 domain.define(conn, _domain_xml(state, name))
+                faults.point('init.after_domain_define')
             step[0] = 'known_hosts'
             _write_known_hosts(state)
             write_json(layout.spec_file, new_spec, mode=0o600)  # may hold a root password
+            faults.point('init.before_ready')
             state.status = 'ready'
             state.save()
             undo.commit()
@@ -224,6 +229,7 @@ def _lease_subnets(conn, state, new_spec, options):
         # Not a /24 the host or another libvirt network already uses (our own net and bridge aside).
         lease = subnet_lease.acquire(options.lease_dir, owner, subnet=net_spec.get('gw'), pool=options.subnet_pool,
                                      conn=conn, own=(libvirt_name, bridge))
+        faults.point('init.after_lease')
         subnet = ipaddress.IPv4Network(lease['subnet'])
         net.update(subnet=lease['subnet'], gateway=lease['gateway'])
         dhcp = net_spec.get('dhcp')

@@ -15,7 +15,7 @@ import os
 import subprocess
 import time
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, network
+from ansible_collections.lago.lago.plugins.module_utils import domain, faults, network
 from ansible_collections.lago.lago.plugins.module_utils.boot_watch import BootWatch
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
@@ -55,12 +55,14 @@ def start(conn, state, vms=None, check_mode=False):
     """Start the prefix's nets, then the chosen VMs. Returns the names started."""
     names = state.chosen_vms(vms)
     started = start_nets(conn, state, check_mode)
+    faults.point('start.after_nets')
     doms = [(name, _domain(conn, state.vm(name))) for name in names]
     for name, dom in doms:
         if not dom.isActive():
             started.append(name)
             if not check_mode:
                 domain.start(dom)
+                faults.point('start.after_domain')
     return started
 
 

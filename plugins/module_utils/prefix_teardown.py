@@ -17,7 +17,7 @@ __metaclass__ = type
 import os
 import shutil
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, network, reposerver, subnet_lease, template_store
+from ansible_collections.lago.lago.plugins.module_utils import domain, faults, network, reposerver, subnet_lease, template_store
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
 from ansible_collections.lago.lago.plugins.module_utils.repos import REPO_DIR
@@ -104,11 +104,13 @@ def teardown(conn, state):
             removed += teardown_vm(conn, state, vm)
         except LagoError as err:
             errors.append('vm %s: %s' % (name, err))
+    faults.point('destroy.after_domains')
     for name, net in state.nets.items():
         try:
             removed += teardown_net(conn, state, net)
         except LagoError as err:
             errors.append('net %s: %s' % (name, err))
+    faults.point('destroy.after_nets')
     if state.lease_dir and state.uuid:
         # Leases no net records: a run killed between leasing and saving state.json left them.
         try:
@@ -128,6 +130,7 @@ def destroy(conn, state):
     """
     layout = state.layout
     removed = teardown(conn, state)
+    faults.point('destroy.before_state_removed')
     if state.created_dir:
         if os.path.isdir(layout.path):
             shutil.rmtree(layout.path)

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, live_snapshot, qemu_img
+from ansible_collections.lago.lago.plugins.module_utils import domain, faults, live_snapshot, qemu_img
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import remove_path, sha256_of
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
@@ -136,3 +136,4 @@ def _revert_disks(vm, moves):
         if new != old and disk.owned:
             remove_path(old)
         move_onto(disk, new, layer)
+        faults.point('snapshot.revert_between_disks')

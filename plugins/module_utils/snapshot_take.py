@@ -9,7 +9,7 @@ external snapshot for a running one (see live_snapshot)."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.lago.lago.plugins.module_utils import live_snapshot, qemu_img
+from ansible_collections.lago.lago.plugins.module_utils import faults, live_snapshot, qemu_img
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import remove_path, sha256_of
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
@@ -100,6 +100,7 @@ def _take_offline(vm, overlays):
         for disk in snapshot_disks(vm):
             qemu_img.create(overlays[disk.name], fmt='qcow2', backing_file=disk.path, backing_format=disk.format)
             undo.push('overlay %s' % overlays[disk.name], lambda path=overlays[disk.name]: remove_path(path))
+            faults.point('snapshot.take_between_disks')
         undo.commit()
     return dict(mode='offline', consistency='offline', pause_seconds=0.0)
 
