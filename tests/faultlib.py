@@ -43,12 +43,16 @@ class ModuleRun(object):
         return '<%s rc=%s %s stderr=%s>' % (self.module, self.rc, (self.stdout or '')[-3000:], self.stderr[-3000:])
 
 
-def run_module(module, args, fault=None, timeout=600):
-    """Run lago.lago.<module> with ``args``; with ``fault``, LAGO_FAULT_POINT is set to it."""
+def run_module(module, args, fault=None, timeout=600, signal_name=None):
+    """Run lago.lago.<module> with ``args``; with ``fault``, LAGO_FAULT_POINT is set to it
+    (and LAGO_FAULT_SIGNAL to ``signal_name``: INT, TERM; SIGKILL without it)."""
     env = dict(os.environ)
     env.pop('LAGO_FAULT_POINT', None)
+    env.pop('LAGO_FAULT_SIGNAL', None)
     if fault:
         env['LAGO_FAULT_POINT'] = fault
+    if signal_name:
+        env['LAGO_FAULT_SIGNAL'] = signal_name
     with tempfile.NamedTemporaryFile('w', suffix='.json', prefix='lago-args-') as handle:
         json.dump(dict(ANSIBLE_MODULE_ARGS=args), handle)
         handle.flush()

@@ -8,7 +8,9 @@ for the list). When the environment variable ``LAGO_FAULT_POINT`` names that
 point, the current process is killed with SIGKILL right there, as a power cut or
 an OOM kill would: no rollback, no ``finally``, no lock released but by the
 kernel. ``LAGO_FAULT_POINT=<name>:<n>`` kills at the n-th time the point is
-passed in this process. Without the variable (every normal run) a point does
+passed in this process. ``LAGO_FAULT_SIGNAL=INT`` (or ``TERM``) sends that signal
+instead, as a user's Ctrl-C or a CI job's cancel would: then the run must roll
+back there and then. Without the variables (every normal run) a point does
 nothing.
 """
 
@@ -19,11 +21,13 @@ import os
 import signal
 
 ENV = 'LAGO_FAULT_POINT'
+SIGNAL_ENV = 'LAGO_FAULT_SIGNAL'
 _passed = {}
 
 
 def point(name):
-    """Die here (SIGKILL) when LAGO_FAULT_POINT is ``name`` (or ``name:n`` and this is the n-th pass)."""
+    """Die here (SIGKILL, or LAGO_FAULT_SIGNAL) when LAGO_FAULT_POINT is ``name`` (or ``name:n`` and this is
+    the n-th pass)."""
     wanted = os.environ.get(ENV)
     if not wanted:
         return
@@ -32,4 +36,4 @@ def point(name):
         return
     _passed[name] = _passed.get(name, 0) + 1
     if _passed[name] >= int(count or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), getattr(signal, 'SIG' + os.environ.get(SIGNAL_ENV, 'KILL').upper()))

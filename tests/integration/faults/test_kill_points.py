@@ -231,3 +231,23 @@ def test_full_file_system(prefix_vars, write_init_file, counts, tmp_path):
     finally:
         subprocess.run(['umount', small], check=True)
     assert not os.path.ismount(small)
+
+
+@pytest.mark.parametrize('point,signal_name', [('init.after_lease:2', 'INT'), ('init.after_domain_define', 'TERM')])
+def test_init_interrupted_rolls_back_at_once(point, signal_name, prefix_vars, write_init_file, counts):
+    """Ctrl-C (SIGINT) or a cancelled job (SIGTERM) in the middle of init: the run itself undoes what it
+    made before it exits, with no next run: no lease, no libvirt object, no directory."""
+    path = prefix_vars['lago_prefix_path']
+    args = prefix_args(prefix_vars, write_init_file(INIT))
+    objects_before = libvirt_objects('')  # every domain and network of the lab
+    try:
+        run = run_module('lago_prefix', args, fault=point, signal_name=signal_name)
+        counts['kills_injected'] += 1
+        assert not run.ok and run.rc != -9, run
+        assert 'interrupted' in run.msg.lower(), run.msg
+        assert_nothing_left(counts, prefix_vars, None)
+        assert leases(prefix_vars['lago_lease_dir']) == []
+        assert libvirt_objects('') == objects_before, 'the interrupted init left libvirt objects behind'
+        assert not os.path.exists(path)
+    finally:
+        run_module('lago_prefix', destroy_args(prefix_vars))
