@@ -33,7 +33,7 @@ description:
     C(lago_libvirt_name), C(lago_vm_type), C(lago_groups), C(lago_nets) (per net:
     C(ip), C(mac) of the VM''s first NIC on it), C(lago_nics), C(lago_management_net),
     C(lago_metadata), C(lago_deploy_scripts), C(lago_artifacts), C(lago_disks),
-    C(lago_prefix) (the prefix path), C(lago_prefix_uuid).'
+    C(lago_prefix) (the prefix path), C(lago_prefix_uuid), C(lago_distro) (the init file''s distro, or null).'
   - The group C(lago) carries C(ansible_python_interpreter=/usr/bin/python3) as a
     group variable, so C(group_vars), C(host_vars) or O(compose) can override it.
 extends_documentation_fragment:

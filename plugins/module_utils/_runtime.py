@@ -58,6 +58,30 @@ MASK = '********'
 _IMPORT_NAMES = {'libvirt-python': 'libvirt', 'lxml': 'lxml', 'PyYAML': 'yaml', 'paramiko': 'paramiko'}
 
 
+def secret_values(value):
+    """The values of secret keys inside ``value`` (a module's parameters), at any depth."""
+    found = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in SECRET_KEYS and isinstance(item, (str, int, float)) and not isinstance(item, bool):
+                found.add(str(item))
+            else:
+                found |= secret_values(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found |= secret_values(item)
+    return found
+
+
+class _Module(AnsibleModule):
+    """AnsibleModule whose log of the invocation and whose results (``invocation`` included)
+    hide the secrets inside dict options (a ``spec``'s root-password), as for no_log options."""
+
+    def _log_invocation(self):
+        self.no_log_values.update(secret_values(self.params))
+        super(_Module, self)._log_invocation()
+
+
 def missing_libraries(*names):
     """Which of the Python libraries ``names`` (libvirt-python, lxml, PyYAML, paramiko) cannot be imported."""
     missing = []
@@ -202,7 +226,7 @@ def run_module(argument_spec, execute, libraries=(), group=True, **module_kwargs
         for name, option in GROUP_ARGS.items():
             spec.setdefault(name, dict(option))
     module_kwargs.setdefault('supports_check_mode', True)
-    module = AnsibleModule(argument_spec=spec, **module_kwargs)
+    module = _Module(argument_spec=spec, **module_kwargs)
     missing = missing_libraries(*libraries)
     if missing:
         module.fail_json(msg=missing_libraries_message(missing))

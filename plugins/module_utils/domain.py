@@ -9,6 +9,7 @@ __metaclass__ = type
 
 import time
 
+from ansible_collections.lago.lago.plugins.module_utils.domain_cpu import cpu_element
 from ansible_collections.lago.lago.plugins.module_utils.errors import DomainError
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libvirt, lookup_domain
 
@@ -35,13 +36,14 @@ def _sub(parent, tag, text=None, **attrs):
 
 
 def build_domain_xml(name, memory_mib, vcpus, disks, nics, virt_type='kvm',
-                     console_log=None, description=None):
+                     console_log=None, description=None, cpu_model=None, cpu_custom=None):
     """The domain XML for a lab VM.
 
     ``disks``: dicts with ``path``, ``format`` (qcow2/raw), ``dev`` (vda...),
     optional ``bus`` (virtio) and ``readonly``. ``nics``: dicts with
     ``network`` (libvirt network name) and ``mac``. The serial console is
     logged to ``console_log`` (through virtlogd) so a failed boot can be read.
+    ``cpu_model`` / ``cpu_custom``: the init file's choice of CPU (domain_cpu.cpu_element).
     """
     if virt_type not in VIRT_TYPES:
         raise DomainError('virt_type must be one of %s, got %r' % (', '.join(VIRT_TYPES), virt_type))
@@ -57,8 +59,9 @@ def build_domain_xml(name, memory_mib, vcpus, disks, nics, virt_type='kvm',
     features = _sub(root, 'features')
     _sub(features, 'acpi')
     _sub(features, 'apic')
-    if virt_type == 'kvm':
-        _sub(root, 'cpu', mode='host-passthrough')
+    cpu = cpu_element(cpu_model, cpu_custom, virt_type)
+    if cpu is not None:
+        root.append(cpu)
     _sub(root, 'clock', offset='utc')
     _sub(root, 'on_poweroff', 'destroy')
     _sub(root, 'on_reboot', 'restart')

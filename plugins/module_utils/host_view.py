@@ -117,6 +117,7 @@ def vm_record(state, name):
         'disks': [disk.to_dict() for disk in vm.disks],
         'metadata': dict(metadata),
         'artifacts': list(vm.artifacts or []),
+        'distro': vm.distro,
     }
 
 
@@ -220,6 +221,7 @@ def host_vars(record):
         'lago_disks': record['disks'],
         'lago_prefix': layout.path,
         'lago_prefix_uuid': record['prefix_uuid'],
+        'lago_distro': record.get('distro'),
     }
 
 

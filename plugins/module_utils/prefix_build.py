@@ -18,7 +18,10 @@ import ipaddress
 import os
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    domain, faults, lease_owner, network, prefix_teardown, prefix_vms, spec_diff as specs, sshkeys, subnet_lease)
+    domain, domain_cpu, faults, lease_owner, network, prefix_teardown, prefix_vms, spec_diff as specs, sshkeys,
+    subnet_lease)
+from ansible_collections.lago.lago.plugins.module_utils.spec_checks import spec_error
+from ansible_collections.lago.lago.plugins.module_utils.spec_secrets import seal_passwords
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, write_json
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
@@ -57,9 +60,13 @@ def plan_present(conn, state, new_spec, options):
     have; steps: create, the VMs added and changed, the libvirt objects defined
     again. values: changes (the spec diff) and prefix (as it is, or None for a
     new one; after apply, as it is then). Changes an existing prefix cannot
-    take raise PrefixError naming each of them, before anything is touched.
+    take raise PrefixError naming each of them, before anything is touched; so does
+    a CPU (cpu_model, cpu_custom) of a new VM that this libvirt cannot give (SpecError).
+    Root passwords are hashed first (spec_secrets): nothing after this sees a clear one.
     """
     if not _built(state):
+        new_spec = seal_passwords(new_spec)
+        _check_cpus(conn, new_spec, sorted(new_spec['domains']), options.virt_type)
         diff = specs.spec_diff(None, new_spec)
         what = 'create' if not state.layout.initialized else 'finish the interrupted init: remove what it made, create'
 
@@ -68,7 +75,9 @@ def plan_present(conn, state, new_spec, options):
             return dict(prefix=describe(state, conn))
         return Plan('prefix', {}, new_spec, [what], create, values=dict(changes=diff, prefix=None))
     old_spec = read_json(state.layout.spec_file)
+    new_spec = seal_passwords(new_spec, old_spec)
     diff = specs.spec_diff(old_spec, new_spec)
+    _check_cpus(conn, new_spec, diff['vms']['added'], state.virt_type or options.virt_type)
     refused = _refusals(diff, state, conn)
     if refused:
         raise PrefixError('prefix %s: the init file changed in ways that cannot be applied: %s'
@@ -85,6 +94,20 @@ def plan_present(conn, state, new_spec, options):
         return dict(prefix=describe(state, conn), after=read_json(state.layout.spec_file))
     return Plan('prefix', old_spec, new_spec if diff['changed'] else old_spec, steps, update,
                 values=dict(changes=diff, prefix=describe(state, conn)))
+
+
+def _check_cpus(conn, spec, names, virt_type):
+    """The CPUs the VMs ``names`` ask for, against this libvirt's domain capabilities:
+    one SpecError naming every VM, key and reason it cannot give."""
+    asking = [name for name in names if 'cpu_model' in spec['domains'][name] or 'cpu_custom' in spec['domains'][name]]
+    if not asking:
+        return
+    caps = domain_cpu.capabilities(conn, virt_type)
+    problems = []
+    for name in asking:
+        problems += domain_cpu.problems(caps, spec['domains'][name], 'domains.%s' % name, virt_type)
+    if problems:
+        raise spec_error(problems)
 
 
 def _lost_libvirt_objects(conn, state):
@@ -157,7 +180,7 @@ def _create(conn, state, new_spec, options):
                 prefix_vms.make_disks(state, name, new_spec['domains'][name])
                 faults.point('init.after_disks')
                 step[0] = 'seed of %s' % name
-                prefix_vms.make_seed(state, name)
+                prefix_vms.make_seed(state, name, new_spec['domains'][name])
                 faults.point('init.after_seeds')
                 step[0] = 'deploy scripts of %s' % name
                 prefix_vms.copy_scripts(state, name, new_spec['domains'][name])
@@ -269,7 +292,7 @@ def _update(conn, state, new_spec, diff):
                 undo.push('vm %s' % name, lambda name=name: _undo_new_vm(conn, state, name))
                 state.save()
                 prefix_vms.make_disks(state, name, new_spec['domains'][name])
-                prefix_vms.make_seed(state, name)
+                prefix_vms.make_seed(state, name, new_spec['domains'][name])
                 prefix_vms.copy_scripts(state, name, new_spec['domains'][name])
             undo.commit()
     except (LagoError, OSError) as err:

@@ -123,7 +123,8 @@ def _running(conn, vm):
 def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     """Wait until every chosen VM accepts a login with the prefix key.
 
-    ``timeout`` is each VM's budget. With ``conn``, a VM whose budget is spent
+    ``timeout`` is each VM's budget, unless the init file gave it its own
+    (``boot_time_sec``, Lago's SSH wait). With ``conn``, a VM whose budget is spent
     is waited for while its console grows or it uses a CPU (see boot_watch),
     up to four times the budget: a loaded host boots slowly, not wrongly.
     On failure: PrefixError naming the VMs that did not answer, why the wait
@@ -137,12 +138,15 @@ def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     if conn is not None:
         watch = BootWatch(dict((name, (lookup_domain(conn, state.vm(name).libvirt_name), layout.console_log(name)))
                                for name in names), stall=stall)
+    budgets = dict((name, state.vm(name).boot_time_sec) for name in names if state.vm(name).boot_time_sec)
     why = {}
-    ready, pending = wait_for_logins(targets, timeout=timeout, why=why, watch=watch)
+    ready, pending = wait_for_logins(targets, timeout=timeout, why=why, watch=watch, budgets=budgets)
     if pending:
         tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), console_tail(layout, name))
                  for name in pending]
-        raise PrefixError('no SSH login within %ss to: %s\n%s' % (timeout, ', '.join(pending), '\n'.join(tails)))
+        raise PrefixError('no SSH login within %s to: %s\n%s' % (
+            ', '.join('%ss (%s)' % (budgets.get(name, timeout), name) for name in pending), ', '.join(pending),
+            '\n'.join(tails)))
     return ready
 
 

@@ -133,6 +133,10 @@ class Vm(Record):
     host_key = _field('host_key')
     artifacts = _field('artifacts', ())
     metadata = _field('metadata')
+    cpu_model = _field('cpu_model', doc="the init file's cpu_model, or None")
+    cpu_custom = _field('cpu_custom', doc="the init file's cpu_custom (the <cpu> element as a mapping), or None")
+    boot_time_sec = _field('boot_time_sec', doc='its own budget for the SSH wait of start, or None (the module\'s)')
+    distro = _field('distro', doc="the init file's distro, or None")
 
     @property
     def nics(self):

@@ -21,6 +21,9 @@ from ansible_collections.lago.lago.plugins.module_utils import (
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write
 
+# The init file's optional VM keys its record keeps (the root password is in the seed only).
+OPTIONAL_VM_KEYS = ('cpu_model', 'cpu_custom', 'boot_time_sec', 'distro')
+
 
 def new_vm(state, name, vm_spec):
     """The record of a new VM: its libvirt name and the address and MAC of each NIC."""
@@ -33,7 +36,8 @@ def new_vm(state, name, vm_spec):
                 memory=vm_spec['memory'], vcpu=vm_spec['vcpu'], ssh_user=vm_spec['ssh-user'],
                 management_net=management, address=address, nics=nics, disks=[], seed=None,
                 host_key=None, artifacts=vm_spec['artifacts'],
-                metadata=dict(vm_spec.get('metadata') or {}))
+                metadata=dict(vm_spec.get('metadata') or {}),
+                **dict((key.replace('-', '_'), vm_spec[key]) for key in OPTIONAL_VM_KEYS if key in vm_spec))
 
 
 def make_disks(state, name, vm_spec):
@@ -106,7 +110,7 @@ def _template_overlay(state, entry, disk_spec):
     qemu_img.create(entry['path'], fmt='qcow2', backing_file=backing['path'], backing_format=backing['format'])
 
 
-def make_seed(state, name):
+def make_seed(state, name, vm_spec):
     layout = state.layout
     vm = state.vm(name)
     key_path = layout.host_key(name)
@@ -131,7 +135,8 @@ def make_seed(state, name):
     fqdn = '%s.%s' % (name, management.dns_domain) if management.dns_domain else None
     files = seed.render_seed(hostname=name, instance_id='%s-%s' % (state.uuid, name),
                              authorized_keys=[sshkeys.read_public_key(layout.public_key)],
-                             nics=seed_nics, host_key=('ed25519', private, public), fqdn=fqdn)
+                             nics=seed_nics, host_key=('ed25519', private, public), fqdn=fqdn,
+                             root_password_hash=vm_spec.get('root-password'))
     vm.seed = layout.seed(name)
     state.save()
     seed.write_seed_image(vm.seed, files)
@@ -168,7 +173,8 @@ def domain_xml(state, name):
     nics = [dict(network=state.net(nic.net).libvirt_name, mac=nic.mac) for nic in vm.nics]
     return domain.build_domain_xml(vm.libvirt_name, vm.memory, vm.vcpu, disks, nics,
                                    virt_type=state.virt_type, console_log=state.layout.console_log(name),
-                                   description='lago prefix %s, vm %s' % (state.path, name))
+                                   description='lago prefix %s, vm %s' % (state.path, name),
+                                   cpu_model=vm.cpu_model, cpu_custom=vm.cpu_custom)
 
 
 def write_known_hosts(state):

@@ -6,7 +6,8 @@
 Any stock cloud image (cloud-init) and the collection's own templates
 (lago-nocloud) read the same three files:
 - meta-data: instance-id, local-hostname
-- user-data: #cloud-config with root's authorized keys and the VM's SSH host key
+- user-data: #cloud-config with root's authorized keys, the VM's SSH host key
+  and root's password (a crypt hash, for chpasswd -e)
 - network-config: version 2, one entry per NIC matched by MAC
 """
 
@@ -28,12 +29,13 @@ def _yaml(data):
     return json.dumps(data, indent=2, sort_keys=True) + '\n'
 
 
-def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqdn=None):
+def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqdn=None, root_password_hash=None):
     """The seed files as {name: text}.
 
     ``nics``: list of dicts with ``mac`` and either ``address`` (CIDR) with
     optional ``gateway`` / ``dns`` (list) / ``search`` (list) / ``mtu``, or
     ``dhcp: True``; a NIC with neither is brought up without an address. ``host_key``: (key_type, private, public) or None.
+    ``root_password_hash``: root's password as a crypt hash (never a clear one), or None.
     """
     meta = {'instance-id': instance_id, 'local-hostname': hostname}
     config = {
@@ -46,6 +48,10 @@ def render_seed(hostname, instance_id, authorized_keys, nics, host_key=None, fqd
     }
     if fqdn:
         config['fqdn'] = fqdn
+    if root_password_hash:
+        # cloud-init's chpasswd (22.3 and later; lago-nocloud too): set with chpasswd -e, never expired.
+        config['chpasswd'] = {'expire': False, 'users': [{'name': 'root', 'password': root_password_hash,
+                                                          'type': 'hash'}]}
     if host_key:
         key_type, private, public = host_key
         config['ssh_deletekeys'] = True

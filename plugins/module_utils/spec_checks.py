@@ -29,6 +29,9 @@ REJECTED_KEYS = {
         'service_class': 'was deprecated by Lago; use service_provider',
         'snapshots': _RUNTIME_STATE,
         'mgmt_net': _RUNTIME_STATE + ' (the management net is chosen from nets)',
+        'ssh-password': ("was Lago's password for SSH logins; lago.lago logs in with the prefix's SSH key "
+                         "(id_rsa) and the VMs take no password SSH logins: set root-password for a "
+                         "console password"),
     },
     'nic': {
         'mtu': 'set mtu on the net, not on the NIC',

@@ -7,9 +7,10 @@ normalized (see docs/INIT_FILE.md); their disks are in spec_disks."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.lago.lago.plugins.module_utils import values
+from ansible_collections.lago.lago.plugins.module_utils import domain_cpu, values
 from ansible_collections.lago.lago.plugins.module_utils.spec_checks import (
-    Problems, boolean, check_keys, check_own_name, integer, mapping, plain_mapping, required_list, text, text_list)
+    Problems, boolean, check_keys, check_own_name, integer, mapping, plain_mapping, required_list, text, text_list,
+    type_name)
 from ansible_collections.lago.lago.plugins.module_utils.spec_disks import normalize_disks
 from ansible_collections.lago.lago.plugins.module_utils.spec_nets import net_subnet
 from ansible_collections.lago.lago.plugins.module_utils.values import fail
@@ -25,7 +26,7 @@ DEFAULT_SSH_USER = 'root'
 DOMAIN_KEYS = (
     'memory', 'vcpu', 'cpu_model', 'cpu_custom', 'nics', 'disks', 'metadata',
     'artifacts', 'groups', 'vm-type', 'vm-provider', 'service_provider',
-    'root-password', 'ssh-user', 'ssh-password', 'distro', 'bootstrap',
+    'root-password', 'ssh-user', 'distro', 'bootstrap',
     'boot_time_sec', 'based-on', 'management_net', 'name', 'comment',
 )
 NIC_KEYS = ('net', 'ip', 'comment')
@@ -101,23 +102,39 @@ def _check_vm_provider(raw, place):
 
 
 def _optional_domain_keys(raw, place):
-    """Lago keys kept as given when set; they have no default here."""
+    """Lago keys that have no default here: present only when set."""
     problems = Problems()
     optional = {}
-    for key in ('cpu_model', 'distro', 'service_provider'):
+    for key in ('distro', 'service_provider'):
         if key in raw:
             optional[key] = problems.check(text, raw[key], '%s.%s' % (place, key))
-    for key in ('root-password', 'ssh-password'):
-        if key in raw:
-            optional[key] = problems.check(text, raw[key], '%s.%s' % (place, key), numbers=True)
+    if 'root-password' in raw:
+        optional['root-password'] = problems.check(_root_password, raw, place + '.root-password')
+    if 'cpu_model' in raw:
+        optional['cpu_model'] = problems.check(domain_cpu.check_model, raw['cpu_model'], place + '.cpu_model')
     if 'cpu_custom' in raw:
         if 'cpu_model' in raw:
             problems.check(fail, place + '.cpu_custom', 'cpu_model and cpu_custom cannot both be set (as in Lago)')
-        optional['cpu_custom'] = problems.check(plain_mapping, raw['cpu_custom'], place + '.cpu_custom')
+        optional['cpu_custom'] = problems.check(domain_cpu.check_custom, raw['cpu_custom'], place + '.cpu_custom')
     if 'boot_time_sec' in raw:
         optional['boot_time_sec'] = problems.check(integer, raw['boot_time_sec'], place + '.boot_time_sec', 1)
     problems.raise_found()
     return optional
+
+
+def _root_password(raw, place):
+    """root's password (YAML numbers such as 123456 become text), set through the seed;
+    kept as given here (clear or a crypt hash): spec_secrets hashes it before it is saved."""
+    password = raw['root-password']
+    if isinstance(password, (int, float)) and not isinstance(password, bool):
+        password = str(password)
+    if not isinstance(password, str) or not password:
+        # Not the value: it may be a secret.
+        fail(place, 'must be a non-empty string (a password, or its crypt hash), not a %s' % type_name(password))
+    if raw.get('bootstrap') is False:
+        fail(place, 'is set through the NoCloud seed, and bootstrap: false attaches none: '
+                    'remove root-password or bootstrap: false')
+    return password
 
 
 def _normalize_nics(value, place, nets):

@@ -58,14 +58,15 @@ def try_login(user, address, key, known_hosts, timeout=5.0):
         client.close()
 
 
-def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None):
+def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None, budgets=None):
     """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
 
     ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
     its own thread: the port first (cheap), then a real login with paramiko.
-    ``timeout`` is each VM's budget. With a ``watch`` (boot_watch.BootWatch), a
+    ``timeout`` is each VM's budget, unless ``budgets`` ({name: seconds}) gives it
+    its own. With a ``watch`` (boot_watch.BootWatch), a
     VM whose budget is spent keeps being waited for while it is visibly
-    progressing, up to ``max_timeout`` (default 4 x timeout); it is given up on
+    progressing, up to ``max_timeout`` (default 4 x its budget); it is given up on
     at once when its console shows a kernel panic.
     Returns (ready {name: seconds waited}, pending [names]); a dict given as
     ``why`` receives, for each pending one, why its last try failed and why the
@@ -73,25 +74,26 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     """
     logging.getLogger('paramiko').setLevel(logging.CRITICAL)  # refusals while booting are expected
     started = time.monotonic()
-    budget_end = started + timeout
-    hard_end = started + (max_timeout if max_timeout is not None else 4 * timeout)
+    budget = dict((name, (budgets or {}).get(name) or timeout) for name in targets)
+    hard_limit = dict((name, max_timeout if max_timeout is not None else 4 * budget[name]) for name in targets)
     ready, errors, ended = {}, {}, {}
 
     def keep_waiting(name):
         now = time.monotonic()
+        budget_end, hard_end = started + budget[name], started + hard_limit[name]
         if watch is not None and now < budget_end:
             watch.look(name)  # samples along the way, so a verdict compares recent ones
         if now < budget_end:
             return True
         if watch is None:
-            ended[name] = 'its budget of %ss ran out' % timeout
+            ended[name] = 'its budget of %ss ran out' % budget[name]
             return False
         if now >= hard_end:
             ended[name] = 'still progressing (%s) at the limit of %ss' % (watch.last_progress(name), hard_end - started)
             return False
         stalled = watch.verdict(name)
         if stalled:
-            ended[name] = 'its budget of %ss ran out and %s' % (timeout, stalled)
+            ended[name] = 'its budget of %ss ran out and %s' % (budget[name], stalled)
             return False
         return True
 
@@ -111,8 +113,9 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
                for name, target in sorted(targets.items())]
     for thread in threads:
         thread.start()
+    last_end = started + max(hard_limit.values() or [0])
     for thread in threads:
-        thread.join(max(0.0, hard_end - time.monotonic()) + 10)
+        thread.join(max(0.0, last_end - time.monotonic()) + 10)
     pending = sorted(set(targets) - set(ready))
     if why is not None:
         why.update((name, '%s; %s' % (errors.get(name, 'not tried'), ended.get(name, 'still waiting')))

@@ -115,6 +115,25 @@ class FakeDomain(object):
         del self.conn.domains[self._name]
 
 
+# The CPU part of what a TCG libvirt (virt_type qemu) answers to getDomainCapabilities,
+# trimmed from the lab's libvirt 9.0.
+TCG_DOMAIN_CAPABILITIES = """<domainCapabilities>
+  <domain>qemu</domain>
+  <cpu>
+    <mode name='host-passthrough' supported='no'/>
+    <mode name='maximum' supported='yes'/>
+    <mode name='host-model' supported='yes'><model fallback='forbid'>EPYC</model></mode>
+    <mode name='custom' supported='yes'>
+      <model usable='yes' vendor='unknown'>qemu64</model>
+      <model usable='yes' vendor='Intel'>Westmere</model>
+      <model usable='no' vendor='Intel'>Skylake-Client</model>
+      <model usable='yes' vendor='Intel'>Nehalem</model>
+    </mode>
+  </cpu>
+</domainCapabilities>
+"""
+
+
 class FakeConn(object):
     """``networks``: name -> FakeNetwork; ``calls``: what was done, in order; ``fail_define`` /
     ``fail_start``: the error message of the next define / start, which then fails;
@@ -153,6 +172,10 @@ class FakeConn(object):
 
     def listAllNetworks(self):  # noqa: N802
         return list(self.networks.values())
+
+    def getDomainCapabilities(self, emulator, arch, machine, virt_type):  # noqa: N802
+        self.calls.append(('domain capabilities', virt_type))
+        return TCG_DOMAIN_CAPABILITIES.replace('>qemu<', '>%s<' % virt_type)
 
     def lookupByName(self, name):  # noqa: N802
         if name not in self.domains:

@@ -39,7 +39,7 @@ def test_read_prefix_gives_one_plain_record_per_vm_sorted(lab):
         'ssh_user': 'root', 'vm_type': 'ovirt-engine', 'groups': ['engines', 'web-servers'],
         'management_net': 'lan', 'nics': state['vms']['vm01']['nics'], 'disks': state['vms']['vm01']['disks'],
         'metadata': {'deploy-scripts': ['/p/scripts/vm01/01-setup.sh'], 'distro': 'el8'},
-        'artifacts': ['/var/log'],
+        'artifacts': ['/var/log'], 'distro': None,
     }
     assert records[1]['ssh_user'] == 'cloud'
     # what an inventory cache stores (JSON) gives the same records back
@@ -194,6 +194,14 @@ def test_host_vars_take_the_key_and_known_hosts_from_the_layout(lab):
                                       'storage': {'ip': '192.168.201.2', 'mac': '52:54:00:aa:01:01'}}
     assert variables['lago_deploy_scripts'] == ['/p/scripts/vm01/01-setup.sh']
     assert variables['lago_prefix'] == lab
+    assert variables['lago_distro'] is None
+
+
+def test_the_init_files_distro_is_the_host_variable_lago_distro(tmp_path):
+    vm = dict(vm_state('abab0003', 'vm01', 1), distro='el8')
+    make_prefix(str(tmp_path / 'lab'), {'vm01': vm})
+    record = host_view.read_prefix(str(tmp_path / 'lab'))[0]
+    assert record['distro'] == 'el8' and host_view.host_vars(record)['lago_distro'] == 'el8'
 
 
 def test_ssh_common_args_keep_an_odd_known_hosts_path_whole(tmp_path):

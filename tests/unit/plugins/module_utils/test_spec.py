@@ -191,16 +191,16 @@ def test_first_net_by_name_is_management_when_none_is_marked():
 
 def test_lago_keys_are_kept():
     raw = minimal(**{
-        'root-password': 123456, 'ssh-password': 'pw', 'ssh-user': 'cloud', 'distro': 'el8',
+        'root-password': 123456, 'ssh-user': 'cloud', 'distro': 'el8',
         'service_provider': 'systemd', 'cpu_model': 'SandyBridge', 'boot_time_sec': '300',
-        'bootstrap': False, 'vm-provider': 'local-libvirt', 'name': 'vm01', 'comment': 'x',
+        'bootstrap': True, 'vm-provider': 'local-libvirt', 'name': 'vm01', 'comment': 'x',
         'vm-type': 'ovirt-host', 'memory': '2048', 'vcpu': 4,
     })
     vm = normalize_spec(raw)['domains']['vm01']
-    assert vm['root-password'] == '123456' and vm['ssh-password'] == 'pw'
+    assert vm['root-password'] == '123456' and 'ssh-password' not in vm
     assert vm['ssh-user'] == 'cloud' and vm['distro'] == 'el8' and vm['service_provider'] == 'systemd'
     assert vm['cpu_model'] == 'SandyBridge' and vm['boot_time_sec'] == 300
-    assert vm['bootstrap'] is False and vm['vm-type'] == 'ovirt-host'
+    assert vm['bootstrap'] is True and vm['vm-type'] == 'ovirt-host'
     assert vm['memory'] == 2048 and vm['vcpu'] == 4
     assert 'vm-provider' not in vm and 'name' not in vm and 'comment' not in vm
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import errors, prefix_power, prefix_state
+from ansible_collections.lago.lago.plugins.module_utils import errors, passwords, prefix_power, prefix_state
 from ansible_collections.lago.lago.plugins.modules import lago_prefix
 from ansible_collections.lago.lago.tests.unit.plugins.fake_libvirt import FakeConn
 from ansible_collections.lago.lago.tests.unit.plugins.modules.module_helpers import listing, module_params
@@ -128,6 +128,47 @@ def test_bad_spec_names_the_key_and_leaves_nothing(make_run, conn, host, tmp_pat
     for fragment in must_contain:
         assert fragment in str(err.value), (fragment, str(err.value))
     assert not os.path.exists(str(tmp_path / 'prefix')) and leases(host) == [] and conn.calls == []
+
+
+def test_a_cpu_libvirt_cannot_give_is_refused_before_anything_is_made(make_run, conn, host, tmp_path):
+    args = params(tmp_path / 'prefix', host)
+    args['spec']['domains']['vm01']['cpu_model'] = 'host-passthrough'
+    args['spec']['domains']['vm02'] = dict(copy.deepcopy(SPEC['domains']['vm01']), cpu_model='Skylake-Client')
+    with pytest.raises(errors.SpecError) as err:
+        run_module(make_run, **args)
+    assert str(err.value).startswith('2 problems: domains.vm01.cpu_model: host-passthrough is not possible with '
+                                     'virt_type qemu')
+    assert 'domains.vm02.cpu_model: CPU model Skylake-Client is not usable' in str(err.value)
+    assert not os.path.exists(str(tmp_path / 'prefix')) and leases(host) == []
+    assert conn.calls == [('domain capabilities', 'qemu')]
+
+
+def test_the_init_keys_are_applied_and_the_password_is_never_clear(make_run, conn, host, tmp_path):
+    path = tmp_path / 'prefix'
+    args = params(path, host)
+    args['spec']['domains']['vm01'].update(cpu_model='Westmere', boot_time_sec=90, distro='debian')
+    first = run_module(make_run, diff=True, **args)
+    assert 'hunter2' not in json.dumps(first)
+    with open(str(path / 'spec.json')) as handle:
+        saved = json.load(handle)['domains']['vm01']
+    assert saved['root-password'].startswith('$6$') and passwords.verify('hunter2', saved['root-password'])
+    for name in ('spec.json', 'state.json', 'seeds/vm01.iso'):
+        with open(str(path / name), 'rb') as handle:
+            assert b'hunter2' not in handle.read(), name
+    with open(str(path / 'seeds' / 'vm01.iso'), 'rb') as handle:
+        assert saved['root-password'].encode('ascii') in handle.read()
+    with open(str(path / 'state.json')) as handle:
+        record = json.load(handle)['vms']['vm01']
+    assert (record['cpu_model'], record['boot_time_sec'], record['distro']) == ('Westmere', 90, 'debian')
+    dom = conn.domains['%s-vm01' % first['prefix']['short_id']]
+    assert '<model fallback="forbid">Westmere</model>' in dom.xml
+    again = run_module(make_run, diff=True, **params(path, host, spec=copy.deepcopy(args['spec'])))
+    assert again['changed'] is False, 'the same clear password is no change'
+    changed = copy.deepcopy(args['spec'])
+    changed['domains']['vm01']['root-password'] = 'hunter3'
+    with pytest.raises(errors.PrefixError) as err:
+        run_module(make_run, **params(path, host, spec=changed))
+    assert 'vm vm01 changes root-password' in str(err.value) and 'hunter' not in str(err.value)
 
 
 def test_changes_an_existing_prefix_cannot_take_are_refused_by_name(make_run, conn, host, tmp_path):
