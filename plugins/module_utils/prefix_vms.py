@@ -111,6 +111,9 @@ def _template_overlay(state, entry, disk_spec):
 
 
 def make_seed(state, name, vm_spec):
+    """The VM's NoCloud seed and SSH host key; none with ``bootstrap: false`` (the image is used as it is)."""
+    if vm_spec.get('bootstrap') is False:
+        return
     layout = state.layout
     vm = state.vm(name)
     key_path = layout.host_key(name)

@@ -54,21 +54,29 @@ options:
     description:
       - A LagoInitFile (YAML or JSON) with C(domains) and C(nets).
       - C($LAGO_INITFILE_PATH) and C($LAGO_PREFIX_PATH) are expanded in paths.
+      - Every key is applied or refused (see docs/INIT_FILE.md); a VM's C(root-password) is saved, set and shown only
+        as its SHA-512 crypt hash.
     type: path
   spec:
-    description: The init file's content as a dict, instead of O(init_file).
+    description:
+      - The init file's content as a dict, instead of O(init_file).
+      - Its C(root-password) values are masked in the module's results and logged invocation, as for C(no_log)
+        options.
     type: dict
   vms:
     description: The VMs to start or stop (default all).
     type: list
     elements: str
   wait_for_ssh:
-    description: With C(started), return only when every chosen VM accepts an SSH login with the prefix key.
+    description:
+      - With C(started), return only when every chosen VM accepts an SSH login with the prefix key.
+      - VMs made with C(bootstrap=false) in the init file are not waited for (no prefix key was put in).
     type: bool
     default: true
   ssh_timeout:
     description:
-      - Each VM's budget in seconds for its first SSH login.
+      - Each VM's budget in seconds for its first SSH login; a VM whose init file entry sets C(boot_time_sec) has
+        that budget instead.
       - A VM whose budget is spent is still waited for while it visibly progresses (its serial console grows or it
         uses a real share of a CPU), up to four times the budget, so a loaded host does not fail a slow boot; it is
         given up on at once when its console shows a kernel panic.

@@ -171,6 +171,22 @@ def test_the_init_keys_are_applied_and_the_password_is_never_clear(make_run, con
     assert 'vm vm01 changes root-password' in str(err.value) and 'hunter' not in str(err.value)
 
 
+def test_bootstrap_false_attaches_no_seed_and_is_not_waited_for(make_run, conn, host, tmp_path):
+    path = tmp_path / 'prefix'
+    args = params(path, host)
+    del args['spec']['domains']['vm01']['root-password']
+    args['spec']['domains']['vm01']['bootstrap'] = False
+    args['spec']['domains']['vm02'] = copy.deepcopy(args['spec']['domains']['vm01'])
+    args['spec']['domains']['vm02']['bootstrap'] = True
+    made = run_module(make_run, **args)
+    assert os.listdir(str(path / 'seeds')) == ['vm02.iso']
+    short_id = made['prefix']['short_id']
+    assert '.iso' not in conn.domains['%s-vm01' % short_id].xml and '.iso' in conn.domains['%s-vm02' % short_id].xml
+    with prefix_state.open_prefix(str(path)) as state:
+        assert state.vm('vm01').seed is None and state.vm('vm01').host_key is None
+        assert prefix_power.wait_for_ssh(state, ['vm01'], timeout=0.1) == {}
+
+
 def test_changes_an_existing_prefix_cannot_take_are_refused_by_name(make_run, conn, host, tmp_path):
     path = tmp_path / 'prefix'
     run_module(make_run, **params(path, host))
