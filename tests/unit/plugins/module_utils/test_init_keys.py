@@ -206,3 +206,33 @@ def test_each_vm_waits_for_its_own_ssh_budget(monkeypatch):
     ready, pending = ssh.wait_for_logins(targets, timeout=0.5, poll=0.05, why=why, budgets={'slow': 1.5})
     assert ready == {} and pending == ['fast', 'slow']
     assert 'its budget of 0.5s ran out' in why['fast'] and 'its budget of 1.5s ran out' in why['slow']
+
+
+def _module_args(monkeypatch, args):
+    """AnsibleModule's parameters for this test, on ansible-core 2.19 (patch_module_args) and before."""
+    try:
+        from ansible.module_utils.testing import patch_module_args
+    except ImportError:
+        import ansible.module_utils.basic as basic
+        monkeypatch.setattr(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode('utf-8'))
+        return None
+    return patch_module_args(args)
+
+
+def test_a_specs_root_password_is_masked_in_the_logged_invocation_and_the_result(monkeypatch, capsys):
+    import ansible.module_utils.basic as basic
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, 'log', lambda self, msg, log_args=None: logged.append((msg, log_args)))
+    patched = _module_args(monkeypatch, {'spec': {'domains': {'vm01': {'root-password': 'hunter2-secret'}}}})
+    if patched is not None:
+        patched.__enter__()
+    try:
+        module = _runtime._Module(argument_spec=dict(spec=dict(type='dict')))
+        assert logged and 'hunter2-secret' not in repr(logged)
+        with pytest.raises(SystemExit):
+            module.exit_json(echo=module.params['spec'])
+    finally:
+        if patched is not None:
+            patched.__exit__(None, None, None)
+    out = capsys.readouterr().out
+    assert 'hunter2-secret' not in out and json.loads(out)['invocation']['module_args']['spec']
