@@ -133,6 +133,8 @@ class DiskRequest:
         self.path = path
         self.format = fmt
         self.size = qemu_img.round_to_sector(qemu_img.parse_size(size)) if size is not None else None
+        if self.size == 0:
+            raise DiskError('size %r of disk %s is zero: give it a size (10G, 512M)' % (size, path))
         self.backing_file = backing_file
         self.backing_format = backing_format
         self.preallocation = preallocation
