@@ -196,7 +196,12 @@ def check_request(request, backing_pending=False):
         return
     if not os.path.isfile(request.backing_file):
         raise DiskError('backing file %s of disk %s does not exist' % (request.backing_file, request.path))
-    backing_size = qemu_img.info(request.backing_file, backing_chain=False)[0]['virtual-size']
+    backing = qemu_img.info(request.backing_file, backing_chain=False)[0]
+    if request.backing_format and backing['format'] != request.backing_format:
+        # qemu-img's own message would name the new disk, not the backing file.
+        raise DiskError('backing file %s of disk %s is a %s image, not %s (backing_format)'
+                        % (request.backing_file, request.path, backing['format'], request.backing_format))
+    backing_size = backing['virtual-size']
     if request.size is not None and request.size < backing_size:
         raise DiskError('size %d of disk %s is smaller than its backing file %s (%d bytes)'
                         % (request.size, request.path, request.backing_file, backing_size))

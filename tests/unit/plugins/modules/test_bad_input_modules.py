@@ -210,6 +210,17 @@ def import_pool(bench, state=None, **disk_spec):
                      lease_dir=bench.lease_dir, template_store=bench.store)
 
 
+def init(bench, **given):
+    """lago_prefix state=present of a new prefix (one VM with an empty disk on one nat net)."""
+    spec = {'domains': {'vm01': {'memory': 256, 'nics': [{'net': 'lan'}],
+                                 'disks': [{'type': 'empty', 'name': 'root', 'dev': 'vda', 'size': '1M'}]}},
+            'nets': {'lan': {'type': 'nat', 'management': True}}}
+    args = dict(path=bench.path('new-prefix'), spec=spec, virt_type='qemu', wait_for_ssh=False,
+                lease_dir=bench.lease_dir, template_store=bench.store)
+    args.update(given)
+    return bench.run(lago_prefix, **args)
+
+
 def reposerver(bench, **given):
     args = dict(prefix=bench.path('lab'), bind='127.0.0.1', port=free_port(), timeout=5.0)
     args.update(given)
@@ -284,6 +295,12 @@ CASES = [
      ["missing key 'templates'"]),
     ('repo-source-type', lambda b: template(b, template_repo=b.edit_repo(
         lambda d: d['sources']['local'].update(type='ftp'))), ["sources.local.type 'ftp' is not one of"]),
+    ('repo-baseurl-relative', lambda b: template(b, template_repo=b.edit_repo(
+        lambda d: d['sources'].update(web=dict(type='http', args=dict(baseurl='/templates'))))),
+     ["sources.web.args.baseurl '/templates' is not an http(s) URL"]),
+    ('repo-baseurl-scheme', lambda b: template(b, template_repo=b.edit_repo(
+        lambda d: d['sources'].update(web=dict(type='http', args=dict(baseurl='ftp://127.0.0.1/t'))))),
+     ["sources.web.args.baseurl 'ftp://127.0.0.1/t' is not an http(s) URL"]),
     ('repo-version-source', lambda b: template(b, template_repo=b.edit_repo(
         lambda d: d['templates']['base']['versions']['v2'].update(source='nowhere'))), ["'nowhere'", 'v2']),
     ('repo-handle-absolute', lambda b: template(b, template_repo=b.edit_repo(
@@ -333,6 +350,8 @@ CASES = [
      ['template is only for type=template']),
     ('disk-backing-missing', lambda b: disk(b, backing_file=b.path('nowhere', 'golden.qcow2')),
      ['nowhere/golden.qcow2', 'does not exist']),
+    ('disk-backing-format-differs', lambda b: disk(b, backing_file=b.write(b.path('notes.txt'), 'mine'),
+                                                   backing_format='qcow2'), ['notes.txt of disk', 'is a raw image, not qcow2']),
     ('disk-directory-missing', lambda b: disk(b, path=b.path('work', 'nodir', 'disk.qcow2'), type='empty',
                                               size='1M'), ['work/nodir']),
     ('disk-path-a-directory', lambda b: disk(b, path=b.work, type='empty', size='1M'), ['work']),
@@ -413,6 +432,8 @@ CASES = [
     ('pool-import-layer-name-escapes', lambda b: import_pool(b) if b.edit_manifest(
         lambda m: m['layers'].update({'../../x': m['layers'].popitem()[1]})) else None,
      ["layer name '../../x' is not a plain file name"]),
+    # --- a new prefix whose host directories are wrong (lago_prefix)
+    ('init-lease-dir-a-file', lambda b: init(b, lease_dir=b.write(b.path('leases'), 'x')), ['leases']),
     # --- the repository server (lago_reposerver)
     ('server-port-zero', lambda b: reposerver(b, prefix=lab_dir(b), port=0), ['port 0']),
     ('server-port-too-big', lambda b: reposerver(b, prefix=lab_dir(b), port=70000), ['port 70000']),
