@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 import glob
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -134,3 +135,26 @@ def test_ansible_builder_create_makes_a_context_whose_introspection_finds_the_re
                  'gcc [platform:dpkg platform:rpm compile]', 'libvirt-devel [platform:rpm compile]',
                  'qemu-utils [platform:dpkg hypervisor]'):
         assert line in system, (line, system)
+
+
+def test_docs_name_libvirt_objects_as_the_code_makes_them():
+    """The state.json of docs/PREFIX.md names its nets, bridges, VMs and MACs as values.py makes
+    them, and no page spells a libvirt name the way it is not made (``lago-<short id>-...``)."""
+    from ansible_collections.lago.lago.plugins.module_utils import values
+
+    with open(os.path.join(REPO, 'docs', 'PREFIX.md')) as handle:
+        page = handle.read()
+    state = json.loads(page.split('## state.json', 1)[1].split('```json', 1)[1].split('```', 1)[0])
+    short_id = state['short_id']
+    owner = short_id + '0' * 24  # only the short id goes into names
+    for name, net in state['nets'].items():
+        assert (net['libvirt_name'], net['bridge']) == values.derive_names(owner, name), name
+    for name, vm in state['vms'].items():
+        assert vm['libvirt_name'] == values.libvirt_name(short_id, name), name
+        for nic in vm['nics']:
+            assert nic['mac'] == values.mac_for_ip(nic['ip']), nic
+    pages = glob.glob(os.path.join(REPO, 'docs', '*.md')) + [os.path.join(REPO, 'README.md')]
+    for path in pages:
+        with open(path) as handle:
+            text = handle.read()
+        assert not re.search(r'lago-[0-9a-f]{8}-', text), '%s spells a libvirt name as lago-<short id>-...' % path
