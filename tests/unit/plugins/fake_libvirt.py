@@ -154,6 +154,9 @@ class FakeConn(object):
     def listAllNetworks(self):  # noqa: N802
         return list(self.networks.values())
 
+    def listAllDomains(self):  # noqa: N802
+        return list(self.domains.values())
+
     def lookupByName(self, name):  # noqa: N802
         if name not in self.domains:
             raise FakeLibvirtError("Domain not found: no domain with matching name '%s'" % name,
