@@ -47,6 +47,10 @@ options:
         nvram), networks, leases, template store users and its files. The
         directory goes too when init made it; a directory that existed before
         init stays, with every file the collection did not make.
+      - A prefix whose C(state.json) is damaged (cut short, garbage) is destroyed
+        from its C(uuid) file - the domains and networks named after its short id,
+        its leases in O(lease_dir), its repository server and its own files - and
+        its directory goes when nothing else is left in it.
     type: str
     choices: [present, started, stopped, absent]
     default: present

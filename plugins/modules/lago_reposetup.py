@@ -106,8 +106,9 @@ options:
     default: 3600
   gateway:
     description:
-      - Address the VMs reach the repository server at (the management network's
+      - IP address the VMs reach the repository server at (the management network's
         gateway). When given, the result carries the URLs the VMs use.
+      - It and O(port) are checked before anything is built.
     type: str
   port:
     description:

@@ -30,7 +30,7 @@ import threading
 import pytest
 
 from labrun import playbook
-from prefixlib import leases, libvirt_objects, processes_mentioning
+from prefixlib import leases, left_behind, libvirt_objects, processes_mentioning
 
 pytestmark = pytest.mark.lab
 
@@ -224,7 +224,19 @@ def test_bad_input_battery_on_the_real_host(prefix_vars, write_init_file, ansibl
         assert after == before
         assert processes_mentioning(work) == []
         print('bad-input lab battery: %d cases, each refused by name, nothing left' % len(cases))
+
+        # A state.json cut short (a full disk, a crash of something else): the error sends the user to
+        # destroy, and destroy takes the prefix apart from its uuid alone.
+        with open(os.path.join(prefix, 'state.json')) as handle:
+            short_id = json.load(handle)['short_id']
+        with open(os.path.join(prefix, 'state.json'), 'w') as handle:
+            handle.write('{"version": 1, "vms": {"vm01"')
+        damaged = ansible_module('lago.lago.lago_prefix', dict(path=prefix, state='started', **host))
+        assert 'is damaged' in damaged['msg'] and 'lago_prefix state=absent' in damaged['msg'], damaged
+        playbook('destroy', extra).check()
+        assert left_behind(prefix, short_id + '-', lease_dir) == dict(
+            directory=False, leases=[os.path.basename(made['network']['lease'])], libvirt=[], processes=[])
     finally:
         ansible_module('lago.lago.lago_network', dict(net, state='absent'))
-        playbook('destroy', extra).check()
+        playbook('destroy', extra)
         shutil.rmtree(work, ignore_errors=True)
