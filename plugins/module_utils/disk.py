@@ -133,6 +133,8 @@ class DiskRequest:
         self.path = path
         self.format = fmt
         self.size = qemu_img.round_to_sector(qemu_img.parse_size(size)) if size is not None else None
+        if self.size == 0:
+            raise DiskError('size %r of disk %s is zero: give it a size (10G, 512M)' % (size, path))
         self.backing_file = backing_file
         self.backing_format = backing_format
         self.preallocation = preallocation
@@ -194,7 +196,12 @@ def check_request(request, backing_pending=False):
         return
     if not os.path.isfile(request.backing_file):
         raise DiskError('backing file %s of disk %s does not exist' % (request.backing_file, request.path))
-    backing_size = qemu_img.info(request.backing_file, backing_chain=False)[0]['virtual-size']
+    backing = qemu_img.info(request.backing_file, backing_chain=False)[0]
+    if request.backing_format and backing['format'] != request.backing_format:
+        # qemu-img's own message would name the new disk, not the backing file.
+        raise DiskError('backing file %s of disk %s is a %s image, not %s (backing_format)'
+                        % (request.backing_file, request.path, backing['format'], request.backing_format))
+    backing_size = backing['virtual-size']
     if request.size is not None and request.size < backing_size:
         raise DiskError('size %d of disk %s is smaller than its backing file %s (%d bytes)'
                         % (request.size, request.path, request.backing_file, backing_size))

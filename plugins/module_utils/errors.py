@@ -68,6 +68,10 @@ class PrefixBusy(PrefixError):
     """Another process holds the prefix's lock; the message names it."""
 
 
+class PrefixDamaged(PrefixError):
+    """The prefix's state.json cannot be read (truncated, garbage): only destroy can take it apart."""
+
+
 class PrefixGone(PrefixError):
     """The prefix was removed by another run while this one waited for its lock."""
 

@@ -55,8 +55,15 @@ class LocalPool(object):
 
     @contextlib.contextmanager
     def lock(self, name, shared=False, timeout=300.0):
-        with file_lock(os.path.join(self.root, '.locks', name + '.lock'), timeout=timeout, shared=shared,
-                       what='pool state %s' % name):
+        path = os.path.join(self.root, '.locks', name + '.lock')
+        held = contextlib.ExitStack()
+        try:
+            held.enter_context(file_lock(path, timeout=timeout, shared=shared, what='pool state %s' % name))
+        except OSError as err:
+            # A pool location that is a file, or a directory this user may not write.
+            raise SnapshotError('cannot lock pool state %s in pool %s: %s (%s)'
+                                % (name, self.root, err.strerror or err, getattr(err, 'filename', None) or path))
+        with held:
             yield
 
     def read_manifest(self, name):

@@ -20,7 +20,7 @@ import errno
 import json
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout, PrefixBusy, PrefixError, PrefixGone
+from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout, PrefixBusy, PrefixDamaged, PrefixError, PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.prefix_records import Net, Vm
 
@@ -116,8 +116,8 @@ class Layout(object):
 # ------------------------------------------------------------------ the state
 
 def _damaged(layout, why):
-    return PrefixError('%s is damaged (%s); destroy the prefix (lago_prefix state=absent) and init it again'
-                       % (layout.state_file, why))
+    return PrefixDamaged('%s is damaged (%s); destroy the prefix (lago_prefix state=absent) and init it again'
+                         % (layout.state_file, why))
 
 
 def read_state_file(layout):

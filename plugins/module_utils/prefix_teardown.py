@@ -17,7 +17,8 @@ __metaclass__ = type
 import os
 import shutil
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, faults, network, reposerver, subnet_lease, template_store
+from ansible_collections.lago.lago.plugins.module_utils import (
+    domain, faults, lease_owner, network, reposerver, subnet_lease, template_store, values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import remove_path
 from ansible_collections.lago.lago.plugins.module_utils.repos import REPO_DIR
@@ -138,6 +139,45 @@ def destroy(conn, state):
         return removed
     removed += remove_own_files(layout)
     remove_path(layout.lock_file)
+    return removed
+
+
+def salvage_names(conn, layout):
+    """(owner or None, libvirt domain names, libvirt network names) of a prefix whose state.json
+    is damaged: what its uuid file names (every libvirt name of a prefix starts ``<short id>-``)."""
+    try:
+        owner = lease_owner.read_owner(layout.uuid_file)
+    except LagoError:
+        return None, [], []
+    start = values.libvirt_name(values.short_id(owner.uuid), '')
+    domains = sorted(dom.name() for dom in conn.listAllDomains() if dom.name().startswith(start))
+    nets = sorted(net.name() for net in conn.listAllNetworks() if net.name().startswith(start))
+    return owner, domains, nets
+
+
+def salvage(conn, layout, lease_dir):
+    """Destroy a prefix whose state.json cannot be read, from what does not need it: its repository
+    server, the libvirt domains and networks its short id names, the leases its uuid holds, its own
+    files; its directory too when nothing else is left in it (a directory the user filled stays).
+    Call it holding the prefix's lock. Returns what was removed."""
+    removed = []
+    stopped = reposerver.stop(layout.path)
+    if stopped['changed']:
+        removed.append('repository server %s' % stopped['record'].get('pid'))
+    owner, domains, nets = salvage_names(conn, layout)
+    for name in domains:
+        if domain.remove(conn, name):
+            removed.append('domain %s' % name)
+    for name in nets:
+        if network.remove(conn, name)['changed']:
+            removed.append('network %s' % name)
+    if owner is not None and lease_dir:
+        removed += ['lease %s' % subnet for subnet in subnet_lease.release_all(lease_dir, owner)]
+    removed += remove_own_files(layout)
+    remove_path(layout.lock_file)
+    if os.path.isdir(layout.path) and not os.listdir(layout.path):
+        os.rmdir(layout.path)
+        removed.append('directory %s' % layout.path)
     return removed
 
 

@@ -21,6 +21,7 @@ __metaclass__ = type
 import errno
 import gzip
 import hashlib
+import ipaddress
 import os
 import re
 import shutil
@@ -236,8 +237,26 @@ def build_repo(dest, rpm_files, deb_files, flavours, check_mode=False):
 
 # --- what guests use ------------------------------------------------------------------------------
 
+def check_port(port):
+    """``port`` if it is a TCP port number; RepoError naming it otherwise."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise RepoError('port %r is not a TCP port (1-65535)' % (port,))
+    return port
+
+
+def check_gateway(gateway, port):
+    """RepoError naming ``gateway`` or ``port`` when they cannot make the guests' URL."""
+    try:
+        ipaddress.ip_address(gateway)
+    except ValueError:
+        raise RepoError('gateway %r is not an IP address (the address the VMs reach the repository server at)'
+                        % (gateway,))
+    check_port(port)
+
+
 def repo_urls(gateway, name=DEFAULT_REPO_NAME, port=DEFAULT_PORT, flavours=FLAVOURS):
     """The URL guests use, with a ready ``.repo`` text and an apt source line."""
+    check_gateway(gateway, port)
     host = '[%s]' % gateway if ':' in gateway else gateway
     url = 'http://%s:%d/%s/' % (host, port, name)
     urls = {'url': url}

@@ -27,7 +27,7 @@ import time
 from ansible_collections.lago.lago.plugins.module_utils import repo_http
 from ansible_collections.lago.lago.plugins.module_utils.errors import RepoError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path, write_json
-from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, REPO_DIR
+from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, REPO_DIR, check_port
 
 RECORD = 'reposerver.json'
 LOG = os.path.join('logs', 'reposerver.log')
@@ -164,8 +164,7 @@ def start(prefix, bind, port=DEFAULT_PORT, check_mode=False, timeout=10.0, pytho
     on another address or port is replaced (it keeps running if the new
     address or port cannot be served); a stale record is dropped.
     """
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise RepoError('port %r is not a TCP port (1-65535)' % (port,))
+    check_port(port)
     prefix = os.path.abspath(prefix)
     root = os.path.join(prefix, REPO_DIR)
     current = status(prefix)

@@ -332,8 +332,8 @@ def release_all(lease_dir, owner, pool=None, timeout=LOCK_TIMEOUT):
     """
     owner = Owner(*owner)
     pool = parse_pool(pool)
-    if not os.path.lexists(lease_dir):
-        return []
+    if not os.path.isdir(lease_dir):
+        return []  # missing, or a file (an init refused for that rolls back through here): it holds no lease
     _check_lease_dir(lease_dir, write=True)
     released = []
     with _lease_dir_errors(lease_dir, 'release the leases of %s' % owner.path):

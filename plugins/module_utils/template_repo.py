@@ -344,7 +344,11 @@ def _validate_source(name, spec):
     kind = _require(spec, 'type', place, str)
     if kind not in SOURCE_TYPES:
         raise TemplateError('%s.type %r is not one of %s' % (place, kind, ', '.join(sorted(SOURCE_TYPES))))
-    _require(_require(spec, 'args', place), SOURCE_TYPES[kind], place + '.args', str)
+    value = _require(_require(spec, 'args', place), SOURCE_TYPES[kind], place + '.args', str)
+    if kind == 'http':
+        url = urllib.parse.urlparse(value)
+        if url.scheme not in ('http', 'https') or not url.netloc:
+            raise TemplateError('%s.args.%s %r is not an http(s) URL (http://host/path)' % (place, SOURCE_TYPES[kind], value))
 
 
 def _validate_version(template, version, spec, sources):

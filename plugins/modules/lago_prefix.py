@@ -47,6 +47,10 @@ options:
         nvram), networks, leases, template store users and its files. The
         directory goes too when init made it; a directory that existed before
         init stays, with every file the collection did not make.
+      - A prefix whose C(state.json) is damaged (cut short, garbage) is destroyed
+        from its C(uuid) file - the domains and networks named after its short id,
+        its leases in O(lease_dir), its repository server and its own files - and
+        its directory goes when nothing else is left in it.
     type: str
     choices: [present, started, stopped, absent]
     default: present
@@ -190,10 +194,11 @@ from ansible_collections.lago.lago.plugins.module_utils import prefix_build, pre
 from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
 from ansible_collections.lago.lago.plugins.module_utils._runtime import (
     LEASE_ARGS, LIBVIRT_ARGS, LOCK_ARGS, TEMPLATE_ARGS, run_module)
-from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixGone
+from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixDamaged, PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, read_state_file
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import lock as prefix_lock
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import describe
 
 ARGUMENT_SPEC = dict(
@@ -263,6 +268,15 @@ def plan_absent(conn, state):
                 lambda: dict(removed=prefix_teardown.destroy(conn, state)), values=dict(removed=[]))
 
 
+def plan_salvage(conn, layout, lease_dir, damage):
+    """Destroy a prefix whose state.json is damaged (PrefixDamaged ``damage``), as a Plan named ``prefix``."""
+    _owner, domains, nets = prefix_teardown.salvage_names(conn, layout)
+    steps = ['domain %s' % name for name in domains] + ['network %s' % name for name in nets]
+    steps += ['the leases of %s in %s' % (layout.uuid_file, lease_dir), 'the prefix files in %s' % layout.path]
+    return Plan('prefix', dict(path=layout.path, status='damaged', damage=str(damage)), {}, steps,
+                lambda: dict(removed=prefix_teardown.salvage(conn, layout, lease_dir)), values=dict(removed=[]))
+
+
 def absent(run, conn, layout):
     if not os.path.exists(layout.path):
         return run.carry_out(Plan('prefix', {}, {}, values=dict(removed=[])))
@@ -275,6 +289,10 @@ def absent(run, conn, layout):
             return run.carry_out(plan_absent(conn, state))
     except PrefixGone:  # another run destroyed it while this one waited: as wanted
         return run.carry_out(Plan('prefix', {}, {}, values=dict(removed=[])))
+    except PrefixDamaged as damage:
+        # Its state.json cannot be read (the message sends the user here): take apart what its uuid names.
+        with prefix_lock(layout, run.params['lock_timeout'], 'destroy'):
+            return run.carry_out(plan_salvage(conn, layout, run.params['lease_dir'], damage))
 
 
 def execute(run):

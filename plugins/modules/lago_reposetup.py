@@ -106,8 +106,9 @@ options:
     default: 3600
   gateway:
     description:
-      - Address the VMs reach the repository server at (the management network's
+      - IP address the VMs reach the repository server at (the management network's
         gateway). When given, the result carries the URLs the VMs use.
+      - It and O(port) are checked before anything is built.
     type: str
   port:
     description:
@@ -218,7 +219,7 @@ apt_source:
 from ansible_collections.lago.lago.plugins.module_utils._runtime import run_module
 from ansible_collections.lago.lago.plugins.module_utils.repo_setup import reposetup
 from ansible_collections.lago.lago.plugins.module_utils.repo_sync import DEFAULT_REPOSYNC_DIR
-from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, DEFAULT_REPO_NAME, repo_urls
+from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, DEFAULT_REPO_NAME, check_gateway, repo_urls
 
 ARGUMENT_SPEC = dict(
     prefix=dict(type='path', required=True),
@@ -239,6 +240,8 @@ ARGUMENT_SPEC = dict(
 
 def execute(run):
     params = run.params
+    if params['gateway']:
+        check_gateway(params['gateway'], params['port'])  # before anything is built
     result = reposetup(
         params['prefix'], name=params['name'], repo_file=params['repo_file'],
         sections=params['sections'], local_rpm_dirs=params['local_rpm_dirs'],

@@ -158,10 +158,12 @@ def execute(run):
     if params['state'] == 'absent':
         with pool.locked_state(params['pool'], params['name'], create=False, **where) as target:
             return run.carry_out(pool.plan_remove_state(target, params['name']))
+    snapshot = params['snapshot'] or params['name']
     with run.open_prefix(params['prefix']) as state:
+        # An unknown snapshot or VM is named before the pool (or its lock) is made.
+        pool.vms_with(state, snapshot, params['vms'])
         with pool.locked_state(params['pool'], params['name'], **where) as target:
-            return run.carry_out(pool.plan_export_state(state, params['snapshot'] or params['name'], target,
-                                                        params['name'], params['vms']))
+            return run.carry_out(pool.plan_export_state(state, snapshot, target, params['name'], params['vms']))
 
 
 def main():

@@ -7,7 +7,9 @@ from __future__ import absolute_import, division, print_function
 import glob
 import json
 import os
+import re
 import subprocess
+import sys
 
 import yaml
 
@@ -102,3 +104,57 @@ def test_metadata_has_no_placeholders_and_changelog_lints():
     run(['antsibull-changelog', 'lint'], cwd=REPO)
     fragments = ''.join(open(path).read() for path in glob.glob(os.path.join(REPO, 'changelogs/fragments/*.yml')))
     assert 'release_summary:' in fragments
+
+
+def test_ansible_builder_create_makes_a_context_whose_introspection_finds_the_requirements(tmp_path):
+    """``ansible-builder create`` of an execution environment holding the built collection writes a
+    build context; the context's own introspect.py (what its build runs once the collection is
+    installed) finds the collection's Python requirements and its system packages by profile."""
+    run(['ansible-galaxy', 'collection', 'build', REPO, '--output-path', str(tmp_path)])
+    tarball = os.path.basename(glob.glob(str(tmp_path / 'lago-lago-*.tar.gz'))[0])
+    (tmp_path / 'requirements.yml').write_text('collections:\n  - name: /build/collection/%s\n    type: file\n' % tarball)
+    (tmp_path / 'execution-environment.yml').write_text(yaml.safe_dump(dict(
+        version=3, images=dict(base_image=dict(name='registry.invalid/ee-base:latest')),
+        dependencies=dict(galaxy='requirements.yml', python_interpreter=dict(package_system='python3')),
+        additional_build_files=[dict(src=tarball, dest='collection')])))
+    run(['ansible-builder', 'create', '-f', 'execution-environment.yml', '-c', 'context'], cwd=str(tmp_path))
+    context = tmp_path / 'context'
+    assert (context / '_build' / 'collection' / tarball).exists()
+    containerfile = [path for path in ('Containerfile', 'Dockerfile') if (context / path).exists()]
+    assert containerfile and 'introspect.py introspect' in (context / containerfile[0]).read_text()
+
+    installed = tmp_path / 'collections'
+    run(['ansible-galaxy', 'collection', 'install', '--force', str(tmp_path / tarball), '-p', str(installed)])
+    pip, bindep = tmp_path / 'pip.txt', tmp_path / 'bindep.txt'
+    run([sys.executable, str(context / '_build' / 'scripts' / 'introspect.py'), 'introspect', str(installed),
+         '--write-pip', str(pip), '--write-bindep', str(bindep)])
+    for requirement in ('libvirt-python', 'lxml', 'paramiko'):  # ansible-core and PyYAML: the builder's own
+        assert requirement in pip.read_text(), (requirement, pip.read_text())
+    system = bindep.read_text()
+    for line in ('openssh-client [platform:dpkg]', 'libvirt0 [platform:dpkg]', 'libvirt-libs [platform:rpm]',
+                 'gcc [platform:dpkg platform:rpm compile]', 'libvirt-devel [platform:rpm compile]',
+                 'qemu-utils [platform:dpkg hypervisor]'):
+        assert line in system, (line, system)
+
+
+def test_docs_name_libvirt_objects_as_the_code_makes_them():
+    """The state.json of docs/PREFIX.md names its nets, bridges, VMs and MACs as values.py makes
+    them, and no page spells a libvirt name the way it is not made (``lago-<short id>-...``)."""
+    from ansible_collections.lago.lago.plugins.module_utils import values
+
+    with open(os.path.join(REPO, 'docs', 'PREFIX.md')) as handle:
+        page = handle.read()
+    state = json.loads(page.split('## state.json', 1)[1].split('```json', 1)[1].split('```', 1)[0])
+    short_id = state['short_id']
+    owner = short_id + '0' * 24  # only the short id goes into names
+    for name, net in state['nets'].items():
+        assert (net['libvirt_name'], net['bridge']) == values.derive_names(owner, name), name
+    for name, vm in state['vms'].items():
+        assert vm['libvirt_name'] == values.libvirt_name(short_id, name), name
+        for nic in vm['nics']:
+            assert nic['mac'] == values.mac_for_ip(nic['ip']), nic
+    pages = glob.glob(os.path.join(REPO, 'docs', '*.md')) + [os.path.join(REPO, 'README.md')]
+    for path in pages:
+        with open(path) as handle:
+            text = handle.read()
+        assert not re.search(r'lago-[0-9a-f]{8}-', text), '%s spells a libvirt name as lago-<short id>-...' % path

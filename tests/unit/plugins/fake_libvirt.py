@@ -177,6 +177,9 @@ class FakeConn(object):
         self.calls.append(('domain capabilities', virt_type))
         return TCG_DOMAIN_CAPABILITIES.replace('>qemu<', '>%s<' % virt_type)
 
+    def listAllDomains(self):  # noqa: N802
+        return list(self.domains.values())
+
     def lookupByName(self, name):  # noqa: N802
         if name not in self.domains:
             raise FakeLibvirtError("Domain not found: no domain with matching name '%s'" % name,

@@ -371,3 +371,30 @@ def test_a_run_that_waited_for_a_destroy(make_run, conn, host, tmp_path):
     other.join()
     assert 'was removed by another run while this one waited for its lock; nothing was changed' in str(err.value)
     assert not os.path.exists(str(path))
+
+
+def test_a_prefix_whose_state_is_damaged_is_destroyed_from_its_uuid(make_run, conn, host, tmp_path):
+    # Before: init and destroy both said "state.json is damaged ...; destroy the prefix
+    # (lago_prefix state=absent)", and state=absent failed with that same message.
+    path = tmp_path / 'prefix'
+    made = run_module(make_run, **params(path, host))['prefix']
+    (path / 'notes.txt').write_text('the user keeps this')
+    (path / 'state.json').write_text('{"version": 1, "vms": {"vm01"')
+    with pytest.raises(errors.PrefixDamaged) as err:
+        run_module(make_run, **params(path, host))
+    assert str(err.value).startswith('%s is damaged (not valid JSON' % (path / 'state.json'))
+    short = made['short_id']
+    planned = run_module(make_run, check_mode=True, diff=True, **params(path, host, state='absent'))
+    assert planned['changed'] and planned['diff']['before']['prefix']['status'] == 'damaged'
+    assert sorted(conn.domains) == ['%s-vm01' % short] and sorted(conn.networks) == ['%s-lan' % short]
+    assert leases(host) == ['200.lease'] and (path / 'uuid').exists()
+    gone = run_module(make_run, **params(path, host, state='absent'))
+    assert gone['changed'] and 'domain %s-vm01' % short in gone['removed']
+    assert conn.domains == {} and conn.networks == {} and leases(host) == []
+    assert sorted(os.listdir(str(path))) == ['notes.txt'], 'the prefix files go, the user file stays'
+    assert not run_module(make_run, **params(path, host, state='absent'))['changed']
+    (path / 'notes.txt').unlink()
+    run_module(make_run, **params(path, host))
+    (path / 'state.json').write_text('[]')
+    run_module(make_run, **params(path, host, state='absent'))
+    assert not path.exists(), 'a directory left empty goes too'
