@@ -141,3 +141,22 @@ def template_image(repo_path, name='debian12'):
     newest = max(versions.values(), key=lambda version: version['timestamp'])
     root = os.path.expandvars(repo['sources'][newest['source']]['args']['root'])
     return os.path.join(os.path.dirname(repo_path), root, newest['handle'])
+
+
+def lab_hypervisors():
+    """The lab's hypervisors (``hack/lab hypervisors N``): ``(inventory path, {name: underlay address})``.
+
+    Without them a multi-host test is skipped, or fails when the suite
+    requires the lab (LAGO_LAB_REQUIRED=1: ``hack/lab test`` starts two).
+    """
+    import pytest
+    import yaml
+    path = os.environ.get('LAGO_LAB_HV_INVENTORY')
+    if not path or not os.path.exists(path):
+        problem = 'the lab has no hypervisors (run LAGO_LAB_HYPERVISORS=2 hack/lab up)'
+        if os.environ.get('LAGO_LAB_REQUIRED') == '1':
+            pytest.fail(problem)
+        pytest.skip(problem)
+    with open(path) as handle:
+        hosts = yaml.safe_load(handle)['all']['children']['lago_hypervisors']['hosts']
+    return path, dict((name, hostvars['ansible_host']) for name, hostvars in hosts.items())
