@@ -18,7 +18,8 @@ import ipaddress
 import os
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    domain, faults, lease_owner, network, prefix_teardown, prefix_vms, spec_diff as specs, sshkeys, subnet_lease)
+    domain, faults, lease_owner, network, placement, prefix_teardown, prefix_vms, spec_diff as specs, sshkeys,
+    subnet_lease)
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, write_json
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
@@ -59,6 +60,9 @@ def plan_present(conn, state, new_spec, options):
     new one; after apply, as it is then). Changes an existing prefix cannot
     take raise PrefixError naming each of them, before anything is touched.
     """
+    # A prefix built here has no hypervisors (multi-host prefixes: docs/MULTIHOST.md):
+    # a VM pinned to one is refused before anything is made.
+    placement.check_pins(new_spec, ())
     if not _built(state):
         diff = specs.spec_diff(None, new_spec)
         what = 'create' if not state.layout.initialized else 'finish the interrupted init: remove what it made, create'

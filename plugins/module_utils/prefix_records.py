@@ -133,6 +133,9 @@ class Vm(Record):
     host_key = _field('host_key')
     artifacts = _field('artifacts', ())
     metadata = _field('metadata')
+    hypervisor = _field('hypervisor', doc='the inventory name of the hypervisor the VM runs on; None: the '
+                                          'controller itself (a single-host prefix, and every state file '
+                                          'from before multi-host prefixes)')
 
     @property
     def nics(self):

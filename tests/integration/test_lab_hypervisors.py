@@ -101,3 +101,15 @@ def test_underlay_is_not_on_the_machines_interfaces(hypervisors):
     assert hex_net not in routes, routes
     with open('/proc/self/net/route') as handle:
         assert hex_net in [line.split()[1] for line in handle.readlines()[1:]]
+
+
+def test_placement_facts_come_from_each_hypervisors_own_libvirtd(hypervisors):
+    from ansible_collections.lago.lago.plugins.module_utils import placement
+    _inventory, hosts = hypervisors
+    facts = dict((name, placement.hypervisor_facts(connect('qemu+ssh://root@%s/system' % name))) for name in sorted(hosts))
+    for fact in facts.values():
+        assert fact['free_memory_mib'] > 0 and fact['vms'] == 0, facts
+    # The hypervisors share this machine's memory: two equal VMs go one to each.
+    domains = dict((name, dict(memory=1024)) for name in ('vm01', 'vm02'))
+    assert sorted(placement.place(domains, dict((name, facts[name]) for name in sorted(hosts)[:2])).values()) \
+        == sorted(hosts)[:2]
