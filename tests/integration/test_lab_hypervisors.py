@@ -12,17 +12,10 @@ import subprocess
 
 import pytest
 
-from lablib import Cleanup, lab_hypervisors
+from lablib import Cleanup
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect, lookup_network
 
 pytestmark = [pytest.mark.lab]
-
-
-@pytest.fixture(scope='module')
-def hypervisors():
-    inventory, hosts = lab_hypervisors()
-    assert len(hosts) >= 2, 'the multi-host tests need two hypervisors: %s' % hosts
-    return inventory, hosts
 
 
 def _ansible(inventory, module, args, tmp_path):
