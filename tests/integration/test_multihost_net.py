@@ -27,9 +27,9 @@ def _tunnels(inventory, tmp_path, tunnels, state='present'):
     out = tmp_path / 'vxlan.json'
     hosts = sorted(tunnels)
     collect = "{{ dict(%r | zip(%r | map('extract', hostvars, 'r'))) | to_json }}" % (hosts, hosts)
-    play = [dict(hosts=':'.join(hosts), gather_facts=False, tasks=[
-                {'lago.lago.lago_vxlan': "{{ tunnels[inventory_hostname] | combine({'state': '%s'}) }}" % state,
-                 'register': 'r'}]),
+    task = {'lago.lago.lago_vxlan': "{{ tunnels[inventory_hostname] | combine({'state': '%s'}) }}" % state,
+            'register': 'r'}
+    play = [dict(hosts=':'.join(hosts), gather_facts=False, tasks=[task]),
             dict(hosts='localhost', gather_facts=False, tasks=[{'ansible.builtin.copy': dict(dest=str(out), content=collect)}])]
     playbook = tmp_path / 'vxlan.yml'
     playbook.write_text(json.dumps(play))
