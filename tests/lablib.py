@@ -13,7 +13,7 @@ import uuid
 
 from lxml import etree
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, seed, sshkeys
+from ansible_collections.lago.lago.plugins.module_utils import boot_watch, domain, seed, sshkeys
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect, lookup_network
 
 
@@ -65,8 +65,9 @@ class BootedVM(object):
     """A lab VM from a template: overlay disk, NoCloud seed, one NIC."""
 
     def __init__(self, workdir, name, template, network, address, gateway, virt_type='qemu',
-                 memory=512, dhcp=False, mac=None):
+                 memory=512, dhcp=False, mac=None, jump=None, mtu=None):
         self.workdir = workdir
+        self.jump = jump  # an SSH ProxyJump host (a multi-host lab's hypervisor), or None
         self.name = name
         self.address = address
         self.key = os.path.join(workdir, 'id_rsa')
@@ -80,6 +81,8 @@ class BootedVM(object):
         # With dhcp the guest asks for its address; ``address`` is where we expect it.
         nic = ({'mac': self.mac, 'dhcp': True} if dhcp else
                {'mac': self.mac, 'address': '%s/24' % address, 'gateway': gateway, 'dns': [gateway]})
+        if mtu:
+            nic['mtu'] = mtu
         self.console_log = os.path.join(workdir, '%s.console.log' % name)
         disk = overlay(template, os.path.join(workdir, '%s.qcow2' % name))
         files = seed.render_seed(
@@ -105,19 +108,40 @@ class BootedVM(object):
     def ssh_argv(self, *command):
         return ['ssh', '-i', self.key, '-o', 'UserKnownHostsFile=%s' % self.known_hosts,
                 '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes',
-                '-o', 'ConnectTimeout=3', '-o', 'LogLevel=ERROR',
-                'root@%s' % self.address] + list(command)
+                '-o', 'ConnectTimeout=%d' % (10 if self.jump else 3), '-o', 'LogLevel=ERROR'] \
+            + (['-o', 'ProxyJump=%s' % self.jump] if self.jump else []) + ['root@%s' % self.address] + list(command)
 
     def ssh(self, *command, **kwargs):
         return subprocess.run(self.ssh_argv(*command), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               universal_newlines=True, timeout=kwargs.get('timeout', 60), check=False)
 
-    def wait_for_ssh(self, timeout=180):
-        """Poll until an SSH login works; returns the monotonic time it did."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = self.ssh('true', timeout=15)
+    def wait_for_ssh(self, timeout=180, conn=None):
+        """Poll until an SSH login works; returns the monotonic time it did.
+
+        With ``conn`` (the libvirt connection the VM runs on), a VM whose budget
+        ran out is still waited for while it visibly progresses (boot_watch: its
+        console grows or it uses CPU, as on a loaded machine), up to four times
+        the budget.
+        """
+        started = time.monotonic()
+        last, stalled = None, None
+        watch = None
+        if conn is not None:
+            watch = boot_watch.BootWatch({self.name: (conn.lookupByName(self.name), self.console_log)})
+
+        def keep_waiting():
+            nonlocal stalled
+            now = time.monotonic()
+            if now < started + timeout:
+                if watch is not None:
+                    watch.look(self.name)
+                return True
+            if watch is None or now >= started + 4 * timeout:
+                return False
+            stalled = watch.verdict(self.name)
+            return stalled is None
+        while keep_waiting():
+            last = self.ssh('true', timeout=30)
             if last.returncode == 0:
                 return time.monotonic()
             time.sleep(0.5)
@@ -125,8 +149,9 @@ class BootedVM(object):
         if os.path.exists(self.console_log):
             with open(self.console_log, errors='replace') as handle:
                 tail = ''.join(handle.readlines()[-40:])
-        raise AssertionError('no SSH login to %s within %ss (last: %s)\nconsole tail:\n%s'
-                             % (self.name, timeout, last.stderr.strip() if last else '-', tail))
+        raise AssertionError('no SSH login to %s within %ds%s (last: %s)\nconsole tail:\n%s'
+                             % (self.name, time.monotonic() - started, ': %s' % stalled if stalled else '',
+                                last.stderr.strip() if last else '-', tail))
 
 
 def lab_connection():
@@ -141,3 +166,22 @@ def template_image(repo_path, name='debian12'):
     newest = max(versions.values(), key=lambda version: version['timestamp'])
     root = os.path.expandvars(repo['sources'][newest['source']]['args']['root'])
     return os.path.join(os.path.dirname(repo_path), root, newest['handle'])
+
+
+def lab_hypervisors():
+    """The lab's hypervisors (``hack/lab hypervisors N``): ``(inventory path, {name: underlay address})``.
+
+    Without them a multi-host test is skipped, or fails when the suite
+    requires the lab (LAGO_LAB_REQUIRED=1: ``hack/lab test`` starts two).
+    """
+    import pytest
+    import yaml
+    path = os.environ.get('LAGO_LAB_HV_INVENTORY')
+    if not path or not os.path.exists(path):
+        problem = 'the lab has no hypervisors (run LAGO_LAB_HYPERVISORS=2 hack/lab up)'
+        if os.environ.get('LAGO_LAB_REQUIRED') == '1':
+            pytest.fail(problem)
+        pytest.skip(problem)
+    with open(path) as handle:
+        hosts = yaml.safe_load(handle)['all']['children']['lago_hypervisors']['hosts']
+    return path, dict((name, hostvars['ansible_host']) for name, hostvars in hosts.items())

@@ -18,8 +18,8 @@ import ipaddress
 import os
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    domain, domain_cpu, faults, lease_owner, network, prefix_teardown, prefix_vms, spec_diff as specs, sshkeys,
-    subnet_lease)
+    domain, domain_cpu, faults, lease_owner, network, placement, prefix_teardown, prefix_vms, spec_diff as specs,
+    sshkeys, subnet_lease)
 from ansible_collections.lago.lago.plugins.module_utils.spec_checks import spec_error
 from ansible_collections.lago.lago.plugins.module_utils.spec_secrets import seal_passwords
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
@@ -64,6 +64,9 @@ def plan_present(conn, state, new_spec, options):
     a CPU (cpu_model, cpu_custom) of a new VM that this libvirt cannot give (SpecError).
     Root passwords are hashed first (spec_secrets): nothing after this sees a clear one.
     """
+    # A prefix built here has no hypervisors (multi-host prefixes: docs/MULTIHOST.md):
+    # a VM pinned to one is refused before anything is made.
+    placement.check_pins(new_spec, ())
     if not _built(state):
         new_spec = seal_passwords(new_spec)
         _check_cpus(conn, new_spec, sorted(new_spec['domains']), options.virt_type)

@@ -137,6 +137,9 @@ class Vm(Record):
     cpu_custom = _field('cpu_custom', doc="the init file's cpu_custom (the <cpu> element as a mapping), or None")
     boot_time_sec = _field('boot_time_sec', doc='its own budget for the SSH wait of start, or None (the module\'s)')
     distro = _field('distro', doc="the init file's distro, or None")
+    hypervisor = _field('hypervisor', doc='the inventory name of the hypervisor the VM runs on; None: the '
+                                          'controller itself (a single-host prefix, and every state file '
+                                          'from before multi-host prefixes)')
 
     @property
     def nics(self):

@@ -27,7 +27,7 @@ DOMAIN_KEYS = (
     'memory', 'vcpu', 'cpu_model', 'cpu_custom', 'nics', 'disks', 'metadata',
     'artifacts', 'groups', 'vm-type', 'vm-provider', 'service_provider',
     'root-password', 'ssh-user', 'distro', 'bootstrap',
-    'boot_time_sec', 'based-on', 'management_net', 'name', 'comment',
+    'boot_time_sec', 'based-on', 'management_net', 'name', 'comment', 'hypervisor',
 )
 NIC_KEYS = ('net', 'ip', 'comment')
 SUPPORTED_VM_PROVIDER = 'local-libvirt'
@@ -118,6 +118,10 @@ def _optional_domain_keys(raw, place):
         optional['cpu_custom'] = problems.check(domain_cpu.check_custom, raw['cpu_custom'], place + '.cpu_custom')
     if 'boot_time_sec' in raw:
         optional['boot_time_sec'] = problems.check(integer, raw['boot_time_sec'], place + '.boot_time_sec', 1)
+    if raw.get('hypervisor') is not None:
+        # Whether the name is one of the inventory's hypervisors is placement's
+        # question (placement.check_pins): the file is read without the inventory.
+        optional['hypervisor'] = problems.check(values.hypervisor_name, raw['hypervisor'], place + '.hypervisor')
     problems.raise_found()
     return optional
 

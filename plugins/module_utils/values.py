@@ -222,6 +222,12 @@ def vm_name(name, place=None):
                                            'and "-", at most 63, not starting or ending with "-")')
 
 
+def hypervisor_name(name, place=None):
+    """A hypervisor's name: the inventory host name the modules run on (a host name, dots allowed)."""
+    return _name(HOSTNAME_RE, name, place, 'invalid hypervisor name %r: it must be an inventory host name '
+                                           '(letters, digits, "-" and ".")')
+
+
 def net_name(name, place=None):
     return _name(_NET_NAME_RE, name, place, "net name %r cannot make a valid bridge name: use 1 to 63 letters, "
                                             "digits, '-', '_' or '.', starting with a letter or digit")

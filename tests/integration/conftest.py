@@ -67,6 +67,15 @@ def prefix_vars(lab_host_dirs, lab_template_repo, tmp_path):
                 lago_virt_type='qemu')
 
 
+@pytest.fixture(scope='session')
+def hypervisors():
+    """``(inventory path, {name: underlay address})`` of the lab's hypervisors (at least two)."""
+    from lablib import lab_hypervisors
+    inventory, hosts = lab_hypervisors()
+    assert len(hosts) >= 2, 'the multi-host tests need two hypervisors: %s' % hosts
+    return inventory, hosts
+
+
 @pytest.fixture
 def write_init_file(tmp_path):
     def write(text, name='LagoInitFile'):

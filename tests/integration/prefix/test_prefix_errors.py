@@ -42,6 +42,9 @@ CASES = {
     'missing deploy script': (
         init_text(extra='\n        metadata: {deploy-scripts: [$LAGO_INITFILE_PATH/missing.sh]}'),
         ['missing.sh', 'vm01']),
+    'pinned to a hypervisor without hypervisors': (
+        init_text(extra='\n        hypervisor: hv1'),
+        ["domains.vm01.hypervisor: VM vm01 is pinned to unknown hypervisor 'hv1'", 'no hypervisors are named']),
 }
 
 

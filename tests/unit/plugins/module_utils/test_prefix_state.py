@@ -228,3 +228,14 @@ def test_a_state_file_that_is_not_utf8_names_the_file(tmp_path):
     with pytest.raises(PrefixError) as err:
         prefix_state.read_state_file(layout)
     assert str(err.value).startswith('%s is damaged (not valid JSON: ' % layout.state_file)
+
+
+def test_a_vm_records_its_hypervisor_and_old_state_files_read_as_local(tmp_path):
+    layout = _saved(tmp_path)  # a VM record without the key, as every state file before multi-host
+    state = PrefixState.load(layout)
+    assert state.vm('vm01').hypervisor is None
+    state.vm('vm01').hypervisor = 'hv2'
+    state.save()
+    with open(layout.state_file) as handle:
+        assert json.load(handle)['vms']['vm01']['hypervisor'] == 'hv2'
+    assert PrefixState.load(layout).vm('vm01').hypervisor == 'hv2'
