@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import threading
+import time
 
 RANGE_RE = re.compile(r'^bytes=(\d+)-$')
 
@@ -31,6 +32,18 @@ class RepoHandler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, *args):
         """Quiet: tests read ``server.requests`` instead."""
+
+    def _send_slowly(self, source, outputfile, rate, limit):
+        """At about ``rate`` bytes a second (a slow link, for progress reports), ``limit`` bytes at most."""
+        left = limit
+        while left is None or left > 0:
+            block = source.read(rate // 10 if left is None else min(rate // 10, left))
+            if not block:
+                return
+            outputfile.write(block)
+            left = None if left is None else left - len(block)
+            time.sleep(0.1)
+        self.close_connection = True
 
     def do_GET(self):
         with self.server.counter_lock:
@@ -75,6 +88,10 @@ class RepoHandler(http.server.SimpleHTTPRequestHandler):
 
     def copyfile(self, source, outputfile):
         limit = self._cut_at()
+        rate = self.server.rate.get(self.path)
+        if rate:
+            self._send_slowly(source, outputfile, rate, limit)
+            return
         if limit is None:
             self.connection.sendfile(source, source.tell())
             return
@@ -94,6 +111,7 @@ class RepoServer(http.server.ThreadingHTTPServer):
         self.truncate = {}     # URL path -> bytes each response sends before it hangs up
         self.cut_once = {}     # URL path -> [bytes of the next response, of the one after, ...]
         self.errors = {}       # URL path -> [HTTP status of the next response, ...]
+        self.rate = {}         # URL path -> bytes a second to send it at
         self.ranges = True     # honour Range: bytes=N- (else answer 200 with the whole file)
         self.range_requests = []  # (path, Range header or None) of every GET, in order
 

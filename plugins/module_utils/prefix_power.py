@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import subprocess
 import time
 
@@ -24,6 +25,8 @@ from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power
 from ansible_collections.lago.lago.plugins.module_utils.ssh import ssh_argv, wait_for_logins
 
 RUNNING, SHUT_OFF = 'running', 'shut off'
+# Escape sequences and other control characters of a console line.
+_CONTROL_RE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]')
 NET_UP, NET_DOWN = 'active', 'inactive'
 
 
@@ -120,6 +123,23 @@ def _running(conn, vm):
     return dom is not None and dom.isActive()
 
 
+def _login_targets(state, names):
+    layout = state.layout
+    return dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts))
+                for name in names)
+
+
+def _boot_watch(conn, state, names, stall, quiet_for=None):
+    return BootWatch(dict((name, (lookup_domain(conn, state.vm(name).libvirt_name), state.layout.console_log(name)))
+                          for name in names), stall=stall, quiet_for=quiet_for)
+
+
+def _no_login(state, timeout, pending, why):
+    tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), console_tail(state.layout, name))
+             for name in pending]
+    return PrefixError('no SSH login within %ss to: %s\n%s' % (timeout, ', '.join(pending), '\n'.join(tails)))
+
+
 def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     """Wait until every chosen VM accepts a login with the prefix key.
 
@@ -129,21 +149,51 @@ def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     On failure: PrefixError naming the VMs that did not answer, why the wait
     for each ended, and the tail of each one's serial console.
     """
-    layout = state.layout
     names = state.chosen_vms(vms)
-    targets = dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts))
-                   for name in names)
-    watch = None
-    if conn is not None:
-        watch = BootWatch(dict((name, (lookup_domain(conn, state.vm(name).libvirt_name), layout.console_log(name)))
-                               for name in names), stall=stall)
+    watch = _boot_watch(conn, state, names, stall) if conn is not None else None
     why = {}
-    ready, pending = wait_for_logins(targets, timeout=timeout, why=why, watch=watch)
+    ready, pending = wait_for_logins(_login_targets(state, names), timeout=timeout, why=why, watch=watch)
     if pending:
-        tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), console_tail(layout, name))
-                 for name in pending]
-        raise PrefixError('no SSH login within %ss to: %s\n%s' % (timeout, ', '.join(pending), '\n'.join(tails)))
+        raise _no_login(state, timeout, pending, why)
     return ready
+
+
+def look_for_ssh(state, conn, vms=None, timeout=300.0, since=None, wait=5.0, stall=60.0):
+    """One slice of the wait of wait_for_ssh, for a playbook that shows each VM's progress between slices.
+
+    The wait began at ``since`` (seconds since the epoch; now when None): budgets
+    count from there, and a VM's quiet time from its console log's last change.
+    Waits up to ``wait`` seconds, less when every VM answers. Returns ``{vm:
+    {reachable, waited (seconds since ``since``), console (its last console line),
+    progress}}``; a VM whose wait ended for good raises PrefixError as wait_for_ssh does.
+    """
+    since = time.time() if since is None else float(since)
+    elapsed = max(0.0, time.time() - since)
+    names = state.chosen_vms(vms)
+    quiet = dict((name, max(0.0, time.time() - os.path.getmtime(state.layout.console_log(name))))
+                 for name in names if os.path.exists(state.layout.console_log(name)))
+    watch = _boot_watch(conn, state, names, stall, quiet_for=quiet)
+    why, given_up = {}, set()
+    ready, pending = wait_for_logins(_login_targets(state, names), timeout=max(0.0, timeout - elapsed),
+                                     max_timeout=max(0.0, 4 * timeout - elapsed), why=why, watch=watch,
+                                     until=wait, given_up=given_up)
+    if given_up:
+        raise _no_login(state, timeout, sorted(given_up), why)
+    looks = {}
+    for name in names:
+        if name in ready:
+            looks[name] = dict(reachable=True, waited=round(elapsed + ready[name], 1))
+        else:
+            looks[name] = dict(reachable=False, waited=round(time.time() - since, 1),
+                               console=console_last_line(state.layout, name), progress=watch.last_progress(name))
+    return looks
+
+
+def console_last_line(layout, name):
+    """The last line the VM's serial console printed, without control characters ('' when none)."""
+    lines = [_CONTROL_RE.sub('', line).strip() for line in console_tail(layout, name, lines=10).splitlines()]
+    lines = [line for line in lines if line]
+    return lines[-1][:200] if lines else ''
 
 
 def console_tail(layout, name, lines=25):

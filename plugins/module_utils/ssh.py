@@ -58,7 +58,8 @@ def try_login(user, address, key, known_hosts, timeout=5.0):
         client.close()
 
 
-def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None):
+def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None,  # pylint: disable=too-many-arguments
+                    until=None, given_up=None):
     """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
 
     ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
@@ -67,6 +68,9 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     VM whose budget is spent keeps being waited for while it is visibly
     progressing, up to ``max_timeout`` (default 4 x timeout); it is given up on
     at once when its console shows a kernel panic.
+    With ``until`` (seconds), it returns after that long at the latest, the VMs
+    still waited for being pending too: a set given as ``given_up`` receives the
+    pending ones whose wait ended for good (the others may be waited for again).
     Returns (ready {name: seconds waited}, pending [names]); a dict given as
     ``why`` receives, for each pending one, why its last try failed and why the
     wait ended.
@@ -75,10 +79,13 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     started = time.monotonic()
     budget_end = started + timeout
     hard_end = started + (max_timeout if max_timeout is not None else 4 * timeout)
+    slice_end = started + until if until is not None else None
     ready, errors, ended = {}, {}, {}
 
     def keep_waiting(name):
         now = time.monotonic()
+        if slice_end is not None and now >= slice_end and now < budget_end:
+            return False  # still within its budget: pending, not given up
         if watch is not None and now < budget_end:
             watch.look(name)  # samples along the way, so a verdict compares recent ones
         if now < budget_end:
@@ -93,7 +100,7 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
         if stalled:
             ended[name] = 'its budget of %ss ran out and %s' % (timeout, stalled)
             return False
-        return True
+        return slice_end is None or now < slice_end
 
     def watch_one(name, user, address, key, known_hosts):
         while keep_waiting(name):
@@ -112,8 +119,10 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(max(0.0, hard_end - time.monotonic()) + 10)
+        thread.join(max(0.0, min(hard_end, slice_end or hard_end) - time.monotonic()) + 10)
     pending = sorted(set(targets) - set(ready))
+    if given_up is not None:
+        given_up.update(name for name in pending if name in ended)
     if why is not None:
         why.update((name, '%s; %s' % (errors.get(name, 'not tried'), ended.get(name, 'still waiting')))
                    for name in pending)

@@ -38,7 +38,7 @@ SOURCE_TYPES = {'file': 'root', 'http': 'baseurl'}
 HASH_ALGORITHMS = {'sha1': 40, 'sha256': 64}
 SIDECARS = ('.hash', '.metadata', '.users', '.verified')
 # Files beside a store entry: a name ending like one would be mistaken for it.
-STORE_SUFFIXES = SIDECARS + ('.tmp', '.lock', '.xz')
+STORE_SUFFIXES = SIDECARS + ('.tmp', '.lock', '.xz', '.progress')
 HTTP_TIMEOUT = 60.0
 CONTENT_RANGE_RE = re.compile(r'^bytes (\d+)-')
 
