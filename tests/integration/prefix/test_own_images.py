@@ -7,7 +7,6 @@ file is never modified (its sha256 before and after)."""
 
 from __future__ import absolute_import, division, print_function
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,6 +14,7 @@ import subprocess
 
 import pytest
 
+from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of as sha256
 from labrun import playbook
 from lablib import template_image
 from prefixlib import left_behind
@@ -40,14 +40,6 @@ INIT_FILE = '''
         type: nat
         management: true
 '''
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def ssh_hostname(prefix, vm):
