@@ -13,7 +13,7 @@ description:
   - Lago's C(status) - reads the prefix's state file and asks libvirt for the
     live state of every VM and net. Changes nothing.
   - With O(wait_for_ssh), it first waits up to that many seconds for an SSH login to the
-    running VMs (O(vms), default all) and returns what each one does (RV(ssh)): a
+    running VMs (O(vms), default all) and returns what each one does (RV(ssh)); a
     playbook calls it again and again and shows each VM as it becomes reachable, and
     the console of the slow ones, while lago.lago.lago_prefix (O(lago.lago.lago_prefix#module:wait_for_ssh=false))
     started them (docs/FLOW.md). A VM that stopped getting anywhere fails the task as

@@ -164,7 +164,7 @@ downloads:
     state:
       description:
         - V(stored) (in the store, nothing running), V(downloading), V(killed) (its process is gone)
-          or V(missing) (no download running: not started yet, or failed).
+          or V(missing) (no download running - not started yet, or failed).
       type: str
     received:
       description: Bytes received so far (compressed bytes for an C(.xz) image).
