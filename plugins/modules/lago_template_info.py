@@ -39,6 +39,10 @@ options:
       - A LagoInitFile; RV(needed) lists the store entries its template disks take from
         O(template_repo) (the latest version when a disk names none).
     type: path
+  prefix_path:
+    description:
+      - The prefix O(init_file) is for, which C($LAGO_PREFIX_PATH) in its paths means.
+    type: path
   downloads:
     description:
       - Store entry names (C(<repo>:<template>:<version>)) whose fetch progress to return.
@@ -188,7 +192,7 @@ from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as
 from ansible_collections.lago.lago.plugins.module_utils._runtime import TEMPLATE_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 
-ARGUMENT_SPEC = dict(template=dict(type='str'), init_file=dict(type='path'),
+ARGUMENT_SPEC = dict(template=dict(type='str'), init_file=dict(type='path'), prefix_path=dict(type='path'),
                      downloads=dict(type='list', elements='str'), wait=dict(type='float', default=0),
                      **TEMPLATE_ARGS)
 
@@ -203,7 +207,8 @@ def execute(run):
     if params['init_file']:
         if repo is None:
             raise TemplateError('init_file needs template_repo, the repository its template disks come from')
-        result['needed'] = template_progress.templates_needed(specs.load_init_file(params['init_file']), repo, store_path)
+        result['needed'] = template_progress.templates_needed(
+            specs.load_init_file(params['init_file'], prefix_path=params['prefix_path']), repo, store_path)
     listing = template_store.list_store(store_path)
     store = [entry for entry in listing['entries'] if not template or entry['template'] == template]
     return dict(result, repository=repo.describe(template) if repo else None, store=store,
