@@ -61,13 +61,16 @@ def cpu_seconds_of(dom):
 class BootWatch(object):
     """Progress of several booting VMs: ``{name: (libvirt domain, console log path)}``."""
 
-    def __init__(self, vms, stall=60.0, clock=time.monotonic):
+    def __init__(self, vms, stall=60.0, clock=time.monotonic, quiet_for=None):
         self.vms = dict(vms)
         self.stall = float(stall)
         self.clock = clock
         self.last = {}          # name -> Sample of the last look
         self.progress_at = {}   # name -> when it last progressed
         self.seen = {}          # name -> what the last progress was
+        # name -> seconds since it last progressed before this watch began (a wait taken
+        # up again, e.g. from the age of its console log); default: it just progressed.
+        self.quiet_for = dict(quiet_for or {})
 
     def look(self, name):
         """Take a sample of ``name``; remember when it last progressed."""
@@ -77,8 +80,9 @@ class BootWatch(object):
         before = self.last.get(name)
         self.last[name] = sample
         if before is None:
-            self.progress_at[name] = now
-            self.seen[name] = 'started'
+            quiet = self.quiet_for.get(name)
+            self.progress_at[name] = now - quiet if quiet is not None else now
+            self.seen[name] = 'console output' if quiet is not None else 'started'
             return sample
         if sample.console_bytes > before.console_bytes:
             self.progress_at[name], self.seen[name] = now, 'console output'
@@ -88,10 +92,15 @@ class BootWatch(object):
         return sample
 
     def verdict(self, name):
-        """None while ``name`` is progressing, else why it is not (for the error message)."""
+        """None while ``name`` is progressing, else why it is not (for the error message).
+
+        A stall needs two looks: the CPU time between them may show progress."""
+        first = name not in self.last
         self.look(name)
         if console_panicked(self.vms[name][1]):
             return 'its console shows a kernel panic'
+        if first:
+            return None
         quiet = self.clock() - self.progress_at[name]
         if quiet >= self.stall:
             return ('no console output and under %d%% of a CPU for %ds' % (BUSY_SHARE * 100, quiet))

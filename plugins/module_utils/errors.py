@@ -48,6 +48,10 @@ class TemplateError(LagoError):
     """A template repository, provider or store problem."""
 
 
+class TransferError(TemplateError):
+    """A download failure that may pass if tried again: a broken connection or an HTTP 5xx."""
+
+
 class DiskError(LagoError):
     """A disk image could not be created, inspected or changed."""
 

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+import re
 import subprocess
 import time
 
@@ -24,6 +25,8 @@ from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power
 from ansible_collections.lago.lago.plugins.module_utils.ssh import ssh_argv, wait_for_logins
 
 RUNNING, SHUT_OFF = 'running', 'shut off'
+# Escape sequences and other control characters of a console line.
+_CONTROL_RE = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]')
 NET_UP, NET_DOWN = 'active', 'inactive'
 
 
@@ -120,6 +123,34 @@ def _running(conn, vm):
     return dom is not None and dom.isActive()
 
 
+def _login_targets(state, names):
+    layout = state.layout
+    return dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts))
+                for name in names)
+
+
+def _boot_watch(conn, state, names, stall, quiet_for=None):
+    return BootWatch(dict((name, (lookup_domain(conn, state.vm(name).libvirt_name), state.layout.console_log(name)))
+                          for name in names), stall=stall, quiet_for=quiet_for)
+
+
+def _waited_vms(state, vms):
+    # A VM made with bootstrap: false has no seed: no key of the prefix in it, no known host key.
+    return [name for name in state.chosen_vms(vms) if state.vm(name).seed]
+
+
+def _budgets(state, names, timeout):
+    """Each VM's SSH budget: its own boot_time_sec, else ``timeout``."""
+    return dict((name, state.vm(name).boot_time_sec or timeout) for name in names)
+
+
+def _no_login(state, budgets, pending, why):
+    tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), console_tail(state.layout, name))
+             for name in pending]
+    return PrefixError('no SSH login within %s to: %s\n%s' % (
+        ', '.join('%ss (%s)' % (budgets[name], name) for name in pending), ', '.join(pending), '\n'.join(tails)))
+
+
 def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     """Wait until every chosen VM accepts a login with the prefix key.
 
@@ -131,25 +162,53 @@ def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     On failure: PrefixError naming the VMs that did not answer, why the wait
     for each ended, and the tail of each one's serial console.
     """
-    layout = state.layout
-    # A VM made with bootstrap: false has no seed: no key of the prefix in it, no known host key.
-    names = [name for name in state.chosen_vms(vms) if state.vm(name).seed]
-    targets = dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts))
-                   for name in names)
-    watch = None
-    if conn is not None:
-        watch = BootWatch(dict((name, (lookup_domain(conn, state.vm(name).libvirt_name), layout.console_log(name)))
-                               for name in names), stall=stall)
-    budgets = dict((name, state.vm(name).boot_time_sec) for name in names if state.vm(name).boot_time_sec)
+    names = _waited_vms(state, vms)
+    watch = _boot_watch(conn, state, names, stall) if conn is not None else None
+    budgets = _budgets(state, names, timeout)
     why = {}
-    ready, pending = wait_for_logins(targets, timeout=timeout, why=why, watch=watch, budgets=budgets)
+    ready, pending = wait_for_logins(_login_targets(state, names), timeout=timeout, why=why, watch=watch,
+                                     budgets=budgets)
     if pending:
-        tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), console_tail(layout, name))
-                 for name in pending]
-        raise PrefixError('no SSH login within %s to: %s\n%s' % (
-            ', '.join('%ss (%s)' % (budgets.get(name, timeout), name) for name in pending), ', '.join(pending),
-            '\n'.join(tails)))
+        raise _no_login(state, budgets, pending, why)
     return ready
+
+
+def look_for_ssh(state, conn, vms=None, timeout=300.0, since=None, wait=5.0, stall=60.0):
+    """One slice of the wait of wait_for_ssh, for a playbook that shows each VM's progress between slices.
+
+    The wait began at ``since`` (seconds since the epoch; now when None): budgets
+    count from there, and a VM's quiet time from its console log's last change.
+    Waits up to ``wait`` seconds, less when every VM answers. Returns ``{vm:
+    {reachable, waited (seconds since ``since``), console (its last console line),
+    progress}}``; a VM whose wait ended for good raises PrefixError as wait_for_ssh does.
+    """
+    since = time.time() if since is None else float(since)
+    elapsed = max(0.0, time.time() - since)
+    names = _waited_vms(state, vms)
+    quiet = dict((name, max(0.0, time.time() - os.path.getmtime(state.layout.console_log(name))))
+                 for name in names if os.path.exists(state.layout.console_log(name)))
+    watch = _boot_watch(conn, state, names, stall, quiet_for=quiet)
+    budgets = _budgets(state, names, timeout)
+    why, given_up = {}, set()
+    ready, _pending = wait_for_logins(_login_targets(state, names), timeout=timeout, budgets=budgets, why=why,
+                                      watch=watch, until=wait, given_up=given_up, elapsed=elapsed)
+    if given_up:
+        raise _no_login(state, budgets, sorted(given_up), why)
+    looks = {}
+    for name in names:
+        if name in ready:
+            looks[name] = dict(reachable=True, waited=round(ready[name], 1))
+        else:
+            looks[name] = dict(reachable=False, waited=round(time.time() - since, 1),
+                               console=console_last_line(state.layout, name), progress=watch.last_progress(name))
+    return looks
+
+
+def console_last_line(layout, name):
+    """The last line the VM's serial console printed, without control characters ('' when none)."""
+    lines = [_CONTROL_RE.sub('', line).strip() for line in console_tail(layout, name, lines=10).splitlines()]
+    lines = [line for line in lines if line]
+    return lines[-1][:200] if lines else ''
 
 
 def console_tail(layout, name, lines=25):

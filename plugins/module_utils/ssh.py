@@ -58,7 +58,8 @@ def try_login(user, address, key, known_hosts, timeout=5.0):
         client.close()
 
 
-def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None, budgets=None):
+def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None,  # pylint: disable=too-many-arguments
+                    budgets=None, until=None, given_up=None, elapsed=0.0):
     """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
 
     ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
@@ -68,19 +69,27 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     VM whose budget is spent keeps being waited for while it is visibly
     progressing, up to ``max_timeout`` (default 4 x its budget); it is given up on
     at once when its console shows a kernel panic.
+    With ``until`` (seconds), it returns after that long at the latest, the VMs
+    still waited for being pending too: a set given as ``given_up`` receives the
+    pending ones whose wait ended for good (the others may be waited for again).
+    ``elapsed``: seconds the wait had already run before this call (budgets count from then).
     Returns (ready {name: seconds waited}, pending [names]); a dict given as
     ``why`` receives, for each pending one, why its last try failed and why the
     wait ended.
     """
     logging.getLogger('paramiko').setLevel(logging.CRITICAL)  # refusals while booting are expected
     started = time.monotonic()
+    origin = started - elapsed  # the wait may have begun in an earlier call (a slice of it)
     budget = dict((name, (budgets or {}).get(name) or timeout) for name in targets)
     hard_limit = dict((name, max_timeout if max_timeout is not None else 4 * budget[name]) for name in targets)
+    slice_end = started + until if until is not None else None
     ready, errors, ended = {}, {}, {}
 
     def keep_waiting(name):
         now = time.monotonic()
-        budget_end, hard_end = started + budget[name], started + hard_limit[name]
+        budget_end, hard_end = origin + budget[name], origin + hard_limit[name]
+        if slice_end is not None and now >= slice_end and now < budget_end:
+            return False  # still within its budget: pending, not given up
         if watch is not None and now < budget_end:
             watch.look(name)  # samples along the way, so a verdict compares recent ones
         if now < budget_end:
@@ -89,20 +98,20 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
             ended[name] = 'its budget of %ss ran out' % budget[name]
             return False
         if now >= hard_end:
-            ended[name] = 'still progressing (%s) at the limit of %ss' % (watch.last_progress(name), hard_end - started)
+            ended[name] = 'still progressing (%s) at the limit of %ss' % (watch.last_progress(name), hard_limit[name])
             return False
         stalled = watch.verdict(name)
         if stalled:
             ended[name] = 'its budget of %ss ran out and %s' % (budget[name], stalled)
             return False
-        return True
+        return slice_end is None or now < slice_end
 
     def watch_one(name, user, address, key, known_hosts):
         while keep_waiting(name):
             if port_open(address):
                 error = try_login(user, address, key, known_hosts, timeout=5.0)
                 if error is None:
-                    ready[name] = time.monotonic() - started
+                    ready[name] = time.monotonic() - origin
                     return
                 errors[name] = error
             else:
@@ -113,10 +122,12 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
                for name, target in sorted(targets.items())]
     for thread in threads:
         thread.start()
-    last_end = started + max(hard_limit.values() or [0])
+    last_end = origin + max(hard_limit.values() or [0])
     for thread in threads:
-        thread.join(max(0.0, last_end - time.monotonic()) + 10)
+        thread.join(max(0.0, min(last_end, slice_end or last_end) - time.monotonic()) + 10)
     pending = sorted(set(targets) - set(ready))
+    if given_up is not None:
+        given_up.update(name for name in pending if name in ended)
     if why is not None:
         why.update((name, '%s; %s' % (errors.get(name, 'not tried'), ended.get(name, 'still waiting')))
                    for name in pending)

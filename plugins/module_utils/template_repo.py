@@ -31,15 +31,16 @@ import urllib.error
 import urllib.parse
 
 from ansible.module_utils.urls import open_url
-from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
-from ansible_collections.lago.lago.plugins.module_utils.transfer import Download
+from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError, TransferError
+from ansible_collections.lago.lago.plugins.module_utils.transfer import Download, retrying
 
 SOURCE_TYPES = {'file': 'root', 'http': 'baseurl'}
 HASH_ALGORITHMS = {'sha1': 40, 'sha256': 64}
 SIDECARS = ('.hash', '.metadata', '.users', '.verified')
 # Files beside a store entry: a name ending like one would be mistaken for it.
-STORE_SUFFIXES = SIDECARS + ('.tmp', '.lock', '.xz')
+STORE_SUFFIXES = SIDECARS + ('.tmp', '.lock', '.xz', '.progress')
 HTTP_TIMEOUT = 60.0
+CONTENT_RANGE_RE = re.compile(r'^bytes (\d+)-')
 
 _HEX_RE = re.compile(r'^[0-9a-fA-F]+$')
 
@@ -141,8 +142,8 @@ class _Provider:
             tried.append(self.location(name))
             opened = self._open(name)
             if opened is not None:
-                reader, length = opened
-                return Download(reader, tried[-1], length, compressed)
+                reader, length, reopen = opened
+                return Download(reader, tried[-1], length, compressed, reopen)
         raise TemplateError('image not found: tried %s' % ', '.join(tried))
 
 
@@ -169,7 +170,7 @@ class FileProvider(_Provider):
         path = self.location(name)
         if not os.path.isfile(path):
             return None
-        return open(path, 'rb'), os.path.getsize(path)
+        return open(path, 'rb'), os.path.getsize(path), None
 
 
 class HttpProvider(_Provider):
@@ -185,16 +186,9 @@ class HttpProvider(_Provider):
 
     @staticmethod
     def get(url):
-        """The response for ``url``, None on 404/410; other failures raise TemplateError."""
-        try:
-            return open_url(url, timeout=HTTP_TIMEOUT)
-        except urllib.error.HTTPError as err:
-            err.close()
-            if err.code in (404, 410):
-                return None
-            raise TemplateError('%s: HTTP %s %s' % (url, err.code, err.reason))
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
-            raise TemplateError('cannot reach %s: %s' % (url, getattr(err, 'reason', err)))
+        """The response for ``url``, None on 404/410; failures that may pass (no connection, HTTP 5xx)
+        are tried again with backoff (transfer.retrying), the others raise TemplateError at once."""
+        return retrying('GET %s' % url, lambda: _get_once(url))
 
     def _read(self, name):
         url = self.location(name)
@@ -205,11 +199,44 @@ class HttpProvider(_Provider):
             return _read_all(response, url)
 
     def _open(self, name):
-        response = self.get(self.location(name))
+        url = self.location(name)
+        response = self.get(url)
         if response is None:
             return None
         length = response.headers.get('Content-Length')
-        return response, int(length) if length else None
+        # If-Range: a resumed download gets the rest of the same file, or (200) the whole new one.
+        validator = response.headers.get('ETag') or response.headers.get('Last-Modified')
+
+        def reopen(offset):
+            headers = {'Range': 'bytes=%d-' % offset}
+            if validator:
+                headers['If-Range'] = validator
+            again = _get_once(url, headers)
+            if again is None:
+                raise TemplateError('%s disappeared while it was being downloaded' % url)
+            if again.getcode() != 206:
+                return again, 0
+            start = CONTENT_RANGE_RE.match(again.headers.get('Content-Range') or '')
+            if not start or int(start.group(1)) != offset:
+                again.close()
+                raise TemplateError('%s answered a request for bytes %d- with Content-Range %r'
+                                    % (url, offset, again.headers.get('Content-Range')))
+            return again, offset
+        return response, int(length) if length else None, reopen
+
+
+def _get_once(url, headers=None):
+    """One GET of ``url``: the response, None on 404/410, TransferError when it may pass, else TemplateError."""
+    try:
+        return open_url(url, timeout=HTTP_TIMEOUT, headers=headers)
+    except urllib.error.HTTPError as err:
+        err.close()
+        if err.code in (404, 410):
+            return None
+        failure = TransferError if err.code >= 500 else TemplateError
+        raise failure('%s: HTTP %s %s' % (url, err.code, err.reason))
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as err:
+        raise TransferError('cannot reach %s: %s' % (url, getattr(err, 'reason', err)))
 
 
 PROVIDERS = {'file': FileProvider, 'http': HttpProvider}

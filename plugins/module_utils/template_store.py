@@ -4,9 +4,9 @@
 """The local template store, in Lago's layout.
 
 ``<store>/<repo>:<template>:<version>`` is the image, with ``.hash``,
-``.metadata``, ``.users`` (the prefixes using it) and ``.verified`` beside it
-and ``.tmp`` while downloading. The image appears last, once verified: a
-present entry is a complete one. Per-entry locks live in ``<store>/.locks/``.
+``.metadata``, ``.users`` (the prefixes using it) and ``.verified`` beside it,
+and ``.tmp`` and ``.progress`` (template_progress.py) while downloading. The
+image appears last, once verified: a present entry is a complete one. Per-entry locks live in ``<store>/.locks/``.
 
 A stored image is never trusted blindly: ``.verified`` records its sha256 with
 its size and mtime when it was checked. Every use compares size and mtime
@@ -25,6 +25,7 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError,
 from ansible_collections.lago.lago.plugins.module_utils.files import (
     atomic_write, file_lock, hash_file, read_json, remove_path, sha256_of, write_json)
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
+from ansible_collections.lago.lago.plugins.module_utils.template_progress import SUFFIX as PROGRESS, Reporter
 from ansible_collections.lago.lago.plugins.module_utils.template_repo import (
     SIDECARS, format_hash, parse_hash, safe_name, split_store_name, store_name)
 from ansible_collections.lago.lago.plugins.module_utils.transfer import stream_to_file
@@ -65,7 +66,7 @@ def list_store(store):
     """Every complete entry of the store, and the names still downloading (``.tmp``)."""
     names = sorted(os.listdir(store)) if os.path.isdir(store) else []
     entries = [stored_entry(store, name) for name in names
-               if split_store_name(name) and not name.endswith(('.tmp',) + SIDECARS)
+               if split_store_name(name) and not name.endswith(('.tmp', PROGRESS) + SIDECARS)
                and os.path.isfile(entry_path(store, name))]
     partial = [name[:-len('.tmp')] for name in names if name.endswith('.tmp') and split_store_name(name)]
     return dict(entries=entries, downloading=partial)
@@ -122,11 +123,19 @@ def damage(store, name, pinned_sha256=None):
 
 
 def _download_into_store(version, path):
+    reporter = Reporter(path, version.name)
+    try:
+        _download_verified(version, path, reporter)
+    finally:
+        reporter.done()  # stored or failed: the store keeps nothing of the download
+
+
+def _download_verified(version, path, progress):
     algorithm, expected = version.expected_hash()
     metadata = version.metadata()
     tmp = path + '.tmp'
     try:
-        digest = stream_to_file(version.provider.open_image(version.handle), tmp, algorithm)
+        digest = stream_to_file(version.provider.open_image(version.handle), tmp, algorithm, progress)
         if digest != expected:
             raise TemplateError('template %s failed its hash check: %s %s expected (%s) but the '
                                 'image has %s; the store keeps nothing of it'
@@ -193,7 +202,7 @@ def remove_entry(store, name, force=False, lock_timeout=DEFAULT_LOCK_TIMEOUT):
     Returns True when something was removed.
     """
     path = entry_path(store, name)
-    leftovers = [path + suffix for suffix in ('',) + SIDECARS + ('.tmp',)]
+    leftovers = [path + suffix for suffix in ('',) + SIDECARS + ('.tmp', PROGRESS)]
     if not any(os.path.exists(item) for item in leftovers):
         return False
     with _lock(store, name, lock_timeout):

@@ -12,6 +12,12 @@ short_description: Describe a Lago prefix and the live state of its VMs and nets
 description:
   - Lago's C(status) - reads the prefix's state file and asks libvirt for the
     live state of every VM and net. Changes nothing.
+  - With O(wait_for_ssh), it first waits up to that many seconds for an SSH login to the
+    running VMs (O(vms), default all) and returns what each one does (RV(ssh)); a
+    playbook calls it again and again and shows each VM as it becomes reachable, and
+    the console of the slow ones, while lago.lago.lago_prefix (O(lago.lago.lago_prefix#module:wait_for_ssh=false))
+    started them (docs/FLOW.md). A VM that stopped getting anywhere fails the task as
+    lago.lago.lago_prefix's own wait does.
 version_added: 0.1.0
 author: Lago developers (@lago-project)
 options:
@@ -19,6 +25,24 @@ options:
     description: The prefix directory.
     type: path
     required: true
+  vms:
+    description: The VMs O(wait_for_ssh) waits for; default all.
+    type: list
+    elements: str
+  wait_for_ssh:
+    description:
+      - Seconds to wait for SSH logins to the VMs before answering (less when all answer).
+    type: float
+  ssh_timeout:
+    description:
+      - Each VM's SSH budget in seconds, counted from O(ssh_since); a VM still visibly booting
+        once it is spent is waited for up to four times as long (see lago.lago.lago_prefix).
+    type: int
+    default: 300
+  ssh_since:
+    description:
+      - When the VMs were started (seconds since the epoch); default now.
+    type: float
 extends_documentation_fragment:
   - lago.lago.lago.libvirt
   - lago.lago.lago.info_attributes
@@ -49,21 +73,38 @@ prefix:
     path: /var/lib/lago/prefixes/basic
     vms: {vm01: {address: 192.168.200.2, state: running}}
     nets: {lan: {subnet: 192.168.200.0/24, state: active}}
+ssh:
+  description: With O(wait_for_ssh), what each VM waited for does.
+  returned: when O(wait_for_ssh) is given
+  type: dict
+  sample:
+    vm01: {reachable: true, waited: 41.2}
+    vm02: {reachable: false, waited: 45.0, console: "[   30.1] systemd[1]: Starting ssh.service...",
+           progress: console output 2s ago}
 '''
 
+from ansible_collections.lago.lago.plugins.module_utils import prefix_power
 from ansible_collections.lago.lago.plugins.module_utils._runtime import LIBVIRT_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import describe
 
-ARGUMENT_SPEC = dict(path=dict(type='path', required=True), **LIBVIRT_ARGS)
+ARGUMENT_SPEC = dict(path=dict(type='path', required=True), vms=dict(type='list', elements='str'),
+                     wait_for_ssh=dict(type='float'), ssh_timeout=dict(type='int', default=300),
+                     ssh_since=dict(type='float'), **LIBVIRT_ARGS)
 
 
 def execute(run):
     # Reads only, without the lock: state.json is replaced atomically, and a status must
     # not wait for a long start to end.
-    state = PrefixState.load(Layout(run.params['path']))
-    return dict(prefix=describe(state, connect(run.params['libvirt_uri'])))
+    params = run.params
+    state = PrefixState.load(Layout(params['path']))
+    conn = connect(params['libvirt_uri'])
+    result = {}
+    if params['wait_for_ssh'] is not None:
+        result['ssh'] = prefix_power.look_for_ssh(state, conn, params['vms'], timeout=params['ssh_timeout'],
+                                                  since=params['ssh_since'], wait=params['wait_for_ssh'])
+    return dict(result, prefix=describe(state, conn))
 
 
 def main():

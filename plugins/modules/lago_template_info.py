@@ -15,6 +15,11 @@ description:
   - Reads a template repository in Lago's format (its templates, versions and the
     latest of each) and the local template store (each entry with its hash, metadata
     and the prefixes recorded as its users, live or not).
+  - With O(init_file), also the store entries that init file's template disks need
+    (RV(needed)), so that a playbook can fetch them as tasks of their own before init.
+  - With O(downloads), the progress of those entries' downloads (RV(downloads)), as the
+    fetches write it; O(wait) first waits while they run. The playbooks fetch templates
+    in the background (C(async)) and show this while they wait (docs/FLOW.md).
   - Changes nothing.
 author:
   - Lago developers (@lago-project)
@@ -29,6 +34,26 @@ options:
     description:
       - Only list this template.
     type: str
+  init_file:
+    description:
+      - A LagoInitFile; RV(needed) lists the store entries its template disks take from
+        O(template_repo) (the latest version when a disk names none).
+    type: path
+  prefix_path:
+    description:
+      - The prefix O(init_file) is for, which C($LAGO_PREFIX_PATH) in its paths means.
+    type: path
+  downloads:
+    description:
+      - Store entry names (C(<repo>:<template>:<version>)) whose fetch progress to return.
+    type: list
+    elements: str
+  wait:
+    description:
+      - Seconds to wait first while one of O(downloads) is downloading or not started yet;
+        returns as soon as none is.
+    type: float
+    default: 0
 notes:
   - Without O(template_repo) only the store is listed.
 seealso:
@@ -112,22 +137,82 @@ downloading:
   returned: always
   type: list
   elements: str
+needed:
+  description: The store entries the template disks of O(init_file) need, each once.
+  returned: when O(init_file) is given
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The store entry name.
+      type: str
+      sample: lab:debian12:v2
+    template:
+      description: Template name.
+      type: str
+    version:
+      description: The version (the latest when the disk names none).
+      type: str
+    stored:
+      description: Whether the store holds it already.
+      type: bool
+downloads:
+  description: The fetch progress of each of O(downloads), in that order.
+  returned: when O(downloads) is given
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The store entry name.
+      type: str
+    state:
+      description:
+        - V(stored) (in the store, nothing running), V(downloading), V(killed) (its process is gone)
+          or V(missing) (no download running - not started yet, or failed).
+      type: str
+    received:
+      description: Bytes received so far (compressed bytes for an C(.xz) image).
+      type: int
+    total:
+      description: Bytes expected, when the source said.
+      type: int
+    percent:
+      description: Percent received, when the total is known.
+      type: int
+    attempt:
+      description: The attempt (1, then 2... after a broken connection).
+      type: int
+    note:
+      description: The last retry, and why.
+      type: str
 '''
 
-from ansible_collections.lago.lago.plugins.module_utils import template_repo, template_store
+from ansible_collections.lago.lago.plugins.module_utils import template_progress, template_repo, template_store
+from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
 from ansible_collections.lago.lago.plugins.module_utils._runtime import TEMPLATE_ARGS, run_module
+from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError
 
-ARGUMENT_SPEC = dict(template=dict(type='str'), **TEMPLATE_ARGS)
+ARGUMENT_SPEC = dict(template=dict(type='str'), init_file=dict(type='path'), prefix_path=dict(type='path'),
+                     downloads=dict(type='list', elements='str'), wait=dict(type='float', default=0),
+                     **TEMPLATE_ARGS)
 
 
 def execute(run):
-    template = run.params['template']
-    repository = None
-    if run.params['template_repo']:
-        repository = template_repo.load_repository(run.params['template_repo']).describe(template)
-    listing = template_store.list_store(run.params['template_store'])
+    params = run.params
+    template, store_path = params['template'], params['template_store']
+    result = {}
+    if params['downloads'] is not None:
+        result['downloads'] = template_progress.downloads(store_path, params['downloads'], wait=params['wait'])
+    repo = template_repo.load_repository(params['template_repo']) if params['template_repo'] else None
+    if params['init_file']:
+        if repo is None:
+            raise TemplateError('init_file needs template_repo, the repository its template disks come from')
+        result['needed'] = template_progress.templates_needed(
+            specs.load_init_file(params['init_file'], prefix_path=params['prefix_path']), repo, store_path)
+    listing = template_store.list_store(store_path)
     store = [entry for entry in listing['entries'] if not template or entry['template'] == template]
-    return dict(repository=repository, store=store, downloading=listing['downloading'])
+    return dict(result, repository=repo.describe(template) if repo else None, store=store,
+                downloading=listing['downloading'])
 
 
 def main():

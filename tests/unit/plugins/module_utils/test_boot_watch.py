@@ -4,6 +4,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import os
 import socket
 import time
 
@@ -139,3 +140,55 @@ def test_without_a_watch_the_budget_is_the_limit(monkeypatch):
     _ready, pending = ssh.wait_for_logins({'vm': ('root', '127.0.0.1', 'k', 'kh')}, timeout=0.5, poll=0.05, why=why)
     assert pending == ['vm'] and time.monotonic() - began < 3
     assert 'budget of 0.5s ran out' in why['vm'], why
+
+
+def test_a_wait_in_slices_returns_at_the_slice_without_giving_up(monkeypatch):
+    """until: the VM still within its budget is pending but not given up (a playbook looks again)."""
+    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: False)
+    why, given_up = {}, set()
+    began = time.monotonic()
+    ready, pending = ssh.wait_for_logins({'vm': ('root', '127.0.0.1', 'k', 'kh')}, timeout=30, poll=0.05,
+                                         why=why, until=0.3, given_up=given_up)
+    assert ready == {} and pending == ['vm'] and given_up == set()
+    assert time.monotonic() - began < 5
+    assert 'still waiting' in why['vm'], why
+
+
+def test_a_slice_past_the_budget_gives_up_on_a_vm_quiet_since_before_it(tmp_path, monkeypatch):
+    """A wait taken up again: the console's age counts as quiet time, so a VM idle for longer
+    than the stall is given up on within the slice (after two looks: CPU time could say otherwise)."""
+    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: False)
+    console = tmp_path / 'vm.log'
+    console.write_bytes(b'login:')
+    watch = boot_watch.BootWatch({'vm': (Dom(), str(console))}, stall=60, quiet_for={'vm': 100.0})
+    why, given_up = {}, set()
+    _ready, pending = ssh.wait_for_logins({'vm': ('root', '127.0.0.1', 'k', 'kh')}, timeout=0, poll=0.05,
+                                          why=why, watch=watch, max_timeout=20, until=5, given_up=given_up)
+    assert pending == ['vm'] and given_up == {'vm'}
+    assert 'no console output and under 5% of a CPU for 100s' in why['vm'], why
+
+
+def test_a_watch_taken_up_again_counts_cpu_use_as_progress(tmp_path):
+    console, clock, dom = tmp_path / 'vm.log', Clock(), Dom()
+    console.write_bytes(b'')
+    watch = boot_watch.BootWatch({'vm': (dom, str(console))}, stall=60, clock=clock, quiet_for={'vm': 100.0})
+    assert watch.verdict('vm') is None, 'one look cannot tell a stall'
+    clock.now += 1
+    dom.cpu += 0.9
+    assert watch.verdict('vm') is None
+    assert watch.last_progress('vm') == 'CPU use 0s ago'
+    clock.now += 1
+    assert watch.verdict('vm') is None
+
+
+def test_the_console_line_shown_for_a_booting_vm_is_its_last_one_without_escapes(tmp_path):
+    from ansible_collections.lago.lago.plugins.module_utils.prefix_power import console_last_line
+    from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout
+    layout = Layout(str(tmp_path))
+    os.makedirs(os.path.dirname(layout.console_log('vm01')))
+    with open(layout.console_log('vm01'), 'wb') as handle:
+        handle.write(b'[    1.0] Booting\r\n[\x1b[0;32m  OK  \x1b[0m] Started ssh.service\r\n\r\n  \r\n')
+    assert console_last_line(layout, 'vm01') == '[  OK  ] Started ssh.service'
+    with open(layout.console_log('vm01'), 'wb') as handle:
+        handle.write(b'')
+    assert console_last_line(layout, 'vm01') == ''

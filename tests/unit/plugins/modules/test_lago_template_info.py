@@ -39,3 +39,22 @@ def test_a_missing_repository_is_named(make_run, tmp_path):
     with pytest.raises(LagoError) as err:
         run_info(make_run, template_repo=missing, template_store=str(tmp_path / 'store'))
     assert missing in str(err.value) and 'cannot read' in str(err.value)
+
+
+def test_the_templates_an_init_file_needs_and_their_downloads(make_run, tmp_path, repo):
+    store = str(tmp_path / 'store')
+    init_file = tmp_path / 'LagoInitFile'
+    init_file.write_text('domains:\n  vm01:\n    nics: [{net: lan}]\n    disks:\n'
+                         '      - {type: template, template_name: base, name: root, dev: vda}\n'
+                         'nets:\n  lan: {type: nat, management: true}\n')
+    info = run_info(make_run, template_repo=repo.path, template_store=store, init_file=str(init_file),
+                    prefix_path=str(tmp_path / 'prefix'), downloads=['lab:base:v2'])
+    assert info['needed'] == [dict(name='lab:base:v2', template='base', version='v2', stored=False)]
+    assert info['downloads'] == [dict(name='lab:base:v2', state='missing')]
+    assert info['changed'] is False and not (tmp_path / 'prefix').exists()
+
+
+def test_an_init_file_needs_a_repository(make_run, tmp_path):
+    with pytest.raises(LagoError) as err:
+        run_info(make_run, template_store=str(tmp_path / 'store'), init_file=str(tmp_path / 'LagoInitFile'))
+    assert 'init_file needs template_repo' in str(err.value)
