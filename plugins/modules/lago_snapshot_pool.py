@@ -177,7 +177,7 @@ removed:
   elements: str
 '''
 
-from ansible_collections.lago.lago.plugins.module_utils import pool, pool_resume, prefix_power
+from ansible_collections.lago.lago.plugins.module_utils import pool, pool_resume
 from ansible_collections.lago.lago.plugins.module_utils._runtime import LIBVIRT_ARGS, LOCK_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 
@@ -207,8 +207,7 @@ def execute(run):
             values = run.carry_out(pool_resume.plan_resume(conn, state, params['pool'], params['name'],
                                                            ssh=params['pool_ssh'], lock_timeout=params['lock_timeout']))
             if params['wait_for_ssh'] and values.get('resumed') and not run.check_mode:
-                values['ssh_ready'] = prefix_power.wait_for_ssh(state, values['resumed'],
-                                                                timeout=params['ssh_timeout'], conn=conn)
+                values['ssh_ready'] = pool_resume.wait_for_logins(state, values['resumed'], timeout=params['ssh_timeout'])
         return values
     with run.open_prefix(params['prefix']) as state:
         with pool.locked_state(params['pool'], params['name'], **where) as target:

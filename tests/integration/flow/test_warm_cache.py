@@ -53,6 +53,7 @@ def deploy_log(output):
         return handle.read().splitlines()
 
 
+@pytest.mark.timeout(3600)  # three whole site runs (two of them cold), as test_readme's flows
 def test_a_warm_site_resumes_the_deployed_lab_and_falls_back_to_cold(prefix_vars, write_init_file, tmp_path,
                                                                      lab_host_dirs, ansible_module):
     (tmp_path / 'deploy.sh').write_text(DEPLOY % 'v1')
