@@ -25,7 +25,7 @@ description:
     (files of the manifest with their size and sha256).
   - O(state=resumed) resumes every VM of the prefix O(prefix) - made by init
     from the state (its disks C(template_type=pool) disks of it) with the same
-    addresses - from the RAM the state saved, running, where the guests were:
+    addresses - from the RAM the state saved, running, where the guests were;
     each memory file is checked against the manifest, the saved definition is
     moved to the prefix's domain name, disks and networks, each disk gets a
     fresh overlay on the state's layer, and the prefix takes the state's SSH
