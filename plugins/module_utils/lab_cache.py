@@ -29,7 +29,7 @@ from ansible_collections.lago.lago.plugins.module_utils import pool
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, LockTimeout, SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, sha256_of, write_json
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
-from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import MANIFEST, check_manifest
+from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import MANIFEST, check_manifest, file_problem
 from ansible_collections.lago.lago.plugins.module_utils.pool_transfer import LocalPool
 from ansible_collections.lago.lago.plugins.module_utils.snapshot_take import plan_take
 from ansible_collections.lago.lago.plugins.module_utils.spec_normalize import load_init_file
@@ -204,17 +204,9 @@ def problems(cache_dir, key):
     if found is None:
         return ['incomplete (no valid %s and %s)' % (MANIFEST, ENTRY)]
     manifest = found[0]
-    wrong = []
     listed = sorted(list(manifest['layers'].items()) + list((manifest.get('files') or {}).items()))
-    for name, item in listed:
-        path = os.path.join(_entry_dir(cache_dir, key), name)
-        if not os.path.isfile(path):
-            wrong.append('%s is missing' % name)
-        elif os.path.getsize(path) != item['size']:
-            wrong.append('%s has %d bytes, the manifest says %d' % (name, os.path.getsize(path), item['size']))
-        elif sha256_of(path) != item['sha256']:
-            wrong.append('%s fails its sha256' % name)
-    return wrong
+    return [problem for problem in (file_problem(_entry_dir(cache_dir, key), name, item) for name, item in listed)
+            if problem]
 
 
 def plan_remove(cache_dir, keys, why='remove'):

@@ -30,7 +30,8 @@ from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotEr
 from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import (
-    MANIFEST, MANIFEST_VERSION, check_manifest, disk_of, layers_under, manifest_id, plan_export, plan_files, source_id)
+    MANIFEST, MANIFEST_VERSION, check_manifest, disk_of, file_problem, layers_under, manifest_id, plan_export, plan_files,
+    source_id)
 from ansible_collections.lago.lago.plugins.module_utils.pool_transfer import open_pool
 from ansible_collections.lago.lago.plugins.module_utils.snapshot import check_name, vms_with
 from ansible_collections.lago.lago.plugins.module_utils.timestamps import now
@@ -257,16 +258,11 @@ def _verify(directory, files, manifest, where):
     wrong = []
     for file_name in files:
         entry = manifest['layers'][file_name]
-        path = os.path.join(directory, file_name)
-        if not os.path.isfile(path):
-            wrong.append('%s is missing' % file_name)
-            continue
-        size = os.path.getsize(path)
-        if size != entry['size']:
-            wrong.append('%s has %d bytes, the manifest says %d' % (file_name, size, entry['size']))
-        elif sha256_of(path) != entry['sha256']:
-            wrong.append('%s fails its sha256 (manifest: %s)' % (file_name, entry['sha256']))
-        elif (qemu_img.info(path, backing_chain=False)[0].get('backing-filename') or None) != entry['backing']:
+        problem = file_problem(directory, file_name, entry)
+        if problem:
+            wrong.append(problem)
+        elif (qemu_img.info(os.path.join(directory, file_name), backing_chain=False)[0].get('backing-filename')
+              or None) != entry['backing']:
             wrong.append('%s does not sit on %s as the manifest says' % (file_name, entry['backing']))
     if wrong:
         raise SnapshotError('%s does not match its manifest (nothing was imported): %s' % (where, '; '.join(wrong)))

@@ -15,6 +15,7 @@ import os
 import re
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
+from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
 
 MANIFEST = 'manifest.json'
 MANIFEST_VERSION = 1
@@ -145,6 +146,20 @@ def plan_files(files, old=None, present=None, used=()):
             moves.append(item['path'])
         entries[name] = entry
     return dict(names=names, files=entries, moves=moves, skipped=skipped)
+
+
+def file_problem(directory, name, entry):
+    """What is wrong with the state's file ``name`` in ``directory`` against its manifest
+    ``entry`` (missing, size, sha256), or None."""
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        return '%s is missing' % name
+    size = os.path.getsize(path)
+    if size != entry['size']:
+        return '%s has %d bytes, the manifest says %d' % (name, size, entry['size'])
+    if sha256_of(path) != entry['sha256']:
+        return '%s fails its sha256 (manifest: %s)' % (name, entry['sha256'])
+    return None
 
 
 def layers_under(manifest, top):

@@ -24,9 +24,10 @@ import time
 from ansible_collections.lago.lago.plugins.module_utils import domain, live_snapshot, pool, prefix_vms, qemu_img
 from ansible_collections.lago.lago.plugins.module_utils import saved_memory
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError, SnapshotError
-from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, remove_path, sha256_of
+from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, remove_path
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libvirt, lookup_domain
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
+from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import file_problem
 from ansible_collections.lago.lago.plugins.module_utils.prefix_power import start_nets
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power_state
 from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
@@ -108,16 +109,8 @@ def _fetch(target, name, manifest, incoming, where):
     files = sorted(set([entry['memory'] for entry in manifest['vms'].values() if entry.get('memory')]
                        + [manifest['identity']['file']]))
     target.get(name, files, incoming)
-    wrong = []
-    for file_name in files:
-        entry = manifest['files'][file_name]
-        path = os.path.join(incoming, file_name)
-        if not os.path.isfile(path):
-            wrong.append('%s is missing' % file_name)
-        elif os.path.getsize(path) != entry['size']:
-            wrong.append('%s has %d bytes, the manifest says %d' % (file_name, os.path.getsize(path), entry['size']))
-        elif sha256_of(path) != entry['sha256']:
-            wrong.append('%s fails its sha256 (manifest: %s)' % (file_name, entry['sha256']))
+    wrong = [problem for problem in (file_problem(incoming, file_name, manifest['files'][file_name])
+                                     for file_name in files) if problem]
     if wrong:
         raise SnapshotError('%s does not match its manifest (nothing was resumed): %s' % (where, '; '.join(wrong)))
 

@@ -118,8 +118,10 @@ def test_list_verify_and_prune(tmp_path):
     with open(os.path.join(cache, 'lab-old', 'vm01_root.qcow2'), 'wb') as handle:
         handle.write(b'y')
     verify = lab_cache.plan_verify(cache)
-    assert verify.values['damaged'] == {'lab-cut.partial': ['incomplete (no valid manifest.json and entry.json)'],
-                                        'lab-old': ['vm01_root.qcow2 fails its sha256']}
+    damaged = verify.values['damaged']
+    assert sorted(damaged) == ['lab-cut.partial', 'lab-old']
+    assert damaged['lab-cut.partial'] == ['incomplete (no valid manifest.json and entry.json)']
+    assert damaged['lab-old'] == ['vm01_root.qcow2 fails its sha256 (manifest: %s)' % hashlib.sha256(b'x').hexdigest()]
     assert not verify.changed, 'only remove_damaged removes'
     removed = lab_cache.plan_verify(cache, 'lab-old', remove_damaged=True)
     assert removed.apply() == dict(removed=['lab-old']) and not os.path.exists(os.path.join(cache, 'lab-old'))
