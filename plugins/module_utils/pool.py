@@ -25,12 +25,13 @@ import shutil
 import socket
 import tempfile
 
-from ansible_collections.lago.lago.plugins.module_utils import faults, qemu_img
+from ansible_collections.lago.lago.plugins.module_utils import faults, pool_memory, qemu_img
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import (
-    MANIFEST, MANIFEST_VERSION, check_manifest, disk_of, layers_under, manifest_id, plan_export, source_id)
+    MANIFEST, MANIFEST_VERSION, check_manifest, disk_of, file_problem, layers_under, manifest_id, plan_export, plan_files,
+    source_id)
 from ansible_collections.lago.lago.plugins.module_utils.pool_transfer import open_pool
 from ansible_collections.lago.lago.plugins.module_utils.snapshot import check_name, vms_with
 from ansible_collections.lago.lago.plugins.module_utils.timestamps import now
@@ -64,11 +65,14 @@ def view(manifest):
     VM's disks' top layer; {} when the state does not exist."""
     if manifest is None:
         return {}
-    return dict(layers=dict((name, dict(format=entry.get('format'), backing=entry.get('backing'),
-                                        source=entry.get('source')))
-                            for name, entry in sorted((manifest.get('layers') or {}).items())),
-                vms=dict((vm_name, dict((disk, item.get('layer')) for disk, item in (vm.get('disks') or {}).items()))
-                         for vm_name, vm in (manifest.get('vms') or {}).items()))
+    found = dict(layers=dict((name, dict(format=entry.get('format'), backing=entry.get('backing'),
+                                         source=entry.get('source')))
+                             for name, entry in sorted((manifest.get('layers') or {}).items())),
+                 vms=dict((vm_name, dict((disk, item.get('layer')) for disk, item in (vm.get('disks') or {}).items()))
+                          for vm_name, vm in (manifest.get('vms') or {}).items()))
+    if manifest.get('files'):
+        found['files'] = dict((name, entry.get('source')) for name, entry in sorted(manifest['files'].items()))
+    return found
 
 
 # ------------------------------------------------------------------- export
@@ -116,25 +120,31 @@ def plan_export_state(state, snapshot, pool, name, vms=None):
     old = pool.read_manifest(name)
     present = pool.sizes(name)
     moves = plan_export(layers, old, present)
+    extras = pool_memory.files_of(state, snapshot, vm_entries)
+    others = plan_files(extras['files'], old, present, used=set(moves['layers']))
     vms_doc = dict((vm_name, dict(entry, disks=dict((disk, dict(layer=moves['names'][item['top']], dev=item['dev']))
                                                     for disk, item in entry['disks'].items())))
                    for vm_name, entry in vm_entries.items())
-    stale = sorted(set(present) - set(moves['layers']))
-    unchanged = (not moves['moves'] and not stale and old is not None
-                 and old.get('layers') == moves['layers'] and old.get('vms') == vms_doc)
-    sizes = dict((layer['path'], layer['size']) for layer in layers)
-    values = dict(moved=[moves['names'][path] for path in moves['moves']], skipped=moves['skipped'], removed=stale,
-                  pool=str(pool), name=name, bytes_moved=0 if unchanged else sum(sizes[path] for path in moves['moves']),
+    predicted = dict(version=MANIFEST_VERSION, layers=moves['layers'], vms=vms_doc)
+    pool_memory.describe(predicted, extras, others)
+    stale = sorted(set(present) - set(moves['layers']) - set(others['files']))
+    unchanged = (not moves['moves'] and not others['moves'] and not stale and old is not None
+                 and all(old.get(key) == value for key, value in predicted.items() if key != 'version'))
+    sizes = dict((item['path'], item['size']) for item in layers + extras['files'])
+    to_move = moves['moves'] + others['moves']
+    names = dict(moves['names'], **others['names'])
+    values = dict(moved=[names[path] for path in to_move], skipped=moves['skipped'] + others['skipped'],
+                  removed=stale, pool=str(pool), name=name,
+                  bytes_moved=0 if unchanged else sum(sizes[path] for path in to_move),
                   manifest=old if unchanged else None)
     steps = [] if unchanged else (['remove the manifest of %s' % name] if old is not None else []) + [
-        'copy %s to %s' % (path, moves['names'][path]) for path in moves['moves']] + [
+        'copy %s to %s' % (path, names[path]) for path in to_move] + [
         'remove %s' % file_name for file_name in stale] + ['write the manifest of %s' % name]
-    predicted = dict(version=MANIFEST_VERSION, layers=moves['layers'], vms=vms_doc)
 
     def apply():
         if old is not None:
             pool.remove_files(name, [MANIFEST])  # from here until it is written again: incomplete
-        moved_bytes = _send(pool, name, state.path, moves)
+        moved_bytes = _send(pool, name, state.path, moves, others)
         pool.remove_files(name, stale)
         manifest = dict(predicted, name=name, created=now(),
                         origin=dict(host=socket.gethostname(), prefix=state.path, snapshot=snapshot))
@@ -143,10 +153,11 @@ def plan_export_state(state, snapshot, pool, name, vms=None):
     return Plan('pool_state', view(old), view(predicted), steps, apply, values)
 
 
-def _send(pool, name, prefix_path, plan):
+def _send(pool, name, prefix_path, plan, others):
     """Copy the layers to move into a staging directory, point each at the file
-    name of the layer below, hash them, then move them into the pool. Bytes moved."""
-    if not plan['moves']:
+    name of the layer below, hash them, then move them into the pool; the other
+    files (saved memory, the prefix's key) likewise, 0600. Bytes moved."""
+    if not plan['moves'] and not others['moves']:
         return 0
     if not pool.remote:
         os.makedirs(pool.state_dir(name), exist_ok=True)
@@ -163,7 +174,15 @@ def _send(pool, name, prefix_path, plan):
                 qemu_img.rebase(target, entry['backing'], entry['backing_format'] or 'qcow2', unsafe=True)
             entry.update(size=os.path.getsize(target), sha256=sha256_of(target))
             moved += entry['size']
-        pool.put(name, staged, [plan['names'][path] for path in plan['moves']])
+        for path in others['moves']:
+            file_name = others['names'][path]
+            target = os.path.join(staged, file_name)
+            shutil.copyfile(path, target)
+            os.chmod(target, 0o600)
+            others['files'][file_name].update(size=os.path.getsize(target), sha256=sha256_of(target))
+            moved += others['files'][file_name]['size']
+        pool.put(name, staged, [plan['names'][path] for path in plan['moves']]
+                 + [others['names'][path] for path in others['moves']])
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
@@ -208,7 +227,7 @@ def import_disk(location, name, vm_name, disk_name, dest_root, ssh=None, lock_ti
         where = 'pool state %s in %s' % (name, pool)
         top = disk_of(manifest, vm_name, disk_name, where)['layer']
         files = layers_under(manifest, top)
-        dest = os.path.join(dest_root, '%s@%s' % (name, manifest_id(manifest)))
+        dest = import_dir(dest_root, name, manifest)
         os.makedirs(dest, exist_ok=True)
         missing = [file_name for file_name in files
                    if not _in_place(os.path.join(dest, file_name), manifest['layers'][file_name])]
@@ -224,6 +243,11 @@ def import_disk(location, name, vm_name, disk_name, dest_root, ssh=None, lock_ti
                 files=[os.path.join(dest, file_name) for file_name in files], bytes_moved=moved)
 
 
+def import_dir(dest_root, name, manifest):
+    """Where a prefix keeps the layers of state ``name`` it imported: one directory per content."""
+    return os.path.join(dest_root, '%s@%s' % (name, manifest_id(manifest)))
+
+
 def _in_place(path, entry):
     """A layer this prefix imported (and checked) before: same size."""
     return os.path.isfile(path) and os.path.getsize(path) == entry['size']
@@ -234,16 +258,11 @@ def _verify(directory, files, manifest, where):
     wrong = []
     for file_name in files:
         entry = manifest['layers'][file_name]
-        path = os.path.join(directory, file_name)
-        if not os.path.isfile(path):
-            wrong.append('%s is missing' % file_name)
-            continue
-        size = os.path.getsize(path)
-        if size != entry['size']:
-            wrong.append('%s has %d bytes, the manifest says %d' % (file_name, size, entry['size']))
-        elif sha256_of(path) != entry['sha256']:
-            wrong.append('%s fails its sha256 (manifest: %s)' % (file_name, entry['sha256']))
-        elif (qemu_img.info(path, backing_chain=False)[0].get('backing-filename') or None) != entry['backing']:
+        problem = file_problem(directory, file_name, entry)
+        if problem:
+            wrong.append(problem)
+        elif (qemu_img.info(os.path.join(directory, file_name), backing_chain=False)[0].get('backing-filename')
+              or None) != entry['backing']:
             wrong.append('%s does not sit on %s as the manifest says' % (file_name, entry['backing']))
     if wrong:
         raise SnapshotError('%s does not match its manifest (nothing was imported): %s' % (where, '; '.join(wrong)))

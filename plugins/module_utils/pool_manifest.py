@@ -15,6 +15,7 @@ import os
 import re
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
+from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
 
 MANIFEST = 'manifest.json'
 MANIFEST_VERSION = 1
@@ -99,6 +100,12 @@ def check_manifest(manifest, where):
             fail('layer %s needs an integer size and a sha256' % name)
         if entry.get('backing') is not None and entry['backing'] not in layers:
             fail('layer %s sits on %s, which is not in the manifest' % (name, entry['backing']))
+    files = manifest.get('files') or {}
+    for name, entry in sorted(files.items()):
+        if '/' in name or name.startswith('.') or name == MANIFEST or name in layers:
+            fail('file name %r is not a plain file name of its own' % name)
+        if not isinstance(entry.get('size'), int) or not _SHA256_RE.match(str(entry.get('sha256'))):
+            fail('file %s needs an integer size and a sha256' % name)
     vms = manifest.get('vms')
     if not isinstance(vms, dict) or not vms:
         fail('no vms')
@@ -106,6 +113,53 @@ def check_manifest(manifest, where):
         for disk_name, disk in sorted((vm.get('disks') or {}).items()):
             if disk.get('layer') not in layers:
                 fail('vm %s disk %s names layer %r, which is not in the manifest' % (vm_name, disk_name, disk.get('layer')))
+        if vm.get('memory') is not None and vm['memory'] not in files:
+            fail('vm %s names saved memory %r, which is not in the manifest' % (vm_name, vm['memory']))
+    identity = manifest.get('identity')
+    if identity is not None and (not isinstance(identity, dict) or identity.get('file') not in files):
+        fail('the identity names a key file that is not in the manifest')
+
+
+def plan_files(files, old=None, present=None, used=()):
+    """What an export writes of the state's other files (saved memory, the prefix's key). Pure.
+
+    ``files``: [dict(path, source)]; ``old``, ``present`` as for plan_export;
+    ``used``: the layers' file names. Returns dict(names={path: file},
+    files={file: entry}, moves=[paths to copy], skipped=[files kept]).
+    """
+    old_files = (old or {}).get('files', {})
+    present = present or {}
+    reusable = dict((entry.get('source'), name) for name, entry in old_files.items())
+    names, entries, moves, skipped = {}, {}, [], []
+    for item in files:
+        name = reusable.get(item['source'])
+        if name is None or name in entries or name in used:
+            name = pool_file_name(item['path'], set(entries) | set(old_files) | set(used))
+        names[item['path']] = name
+        entry = dict(source=item['source'])
+        previous = old_files.get(name)
+        if (previous and previous.get('source') == item['source'] and present.get(name) == previous.get('size')
+                and _SHA256_RE.match(previous.get('sha256') or '')):
+            entry.update(size=previous['size'], sha256=previous['sha256'])
+            skipped.append(name)
+        else:
+            moves.append(item['path'])
+        entries[name] = entry
+    return dict(names=names, files=entries, moves=moves, skipped=skipped)
+
+
+def file_problem(directory, name, entry):
+    """What is wrong with the state's file ``name`` in ``directory`` against its manifest
+    ``entry`` (missing, size, sha256), or None."""
+    path = os.path.join(directory, name)
+    if not os.path.isfile(path):
+        return '%s is missing' % name
+    size = os.path.getsize(path)
+    if size != entry['size']:
+        return '%s has %d bytes, the manifest says %d' % (name, size, entry['size'])
+    if sha256_of(path) != entry['sha256']:
+        return '%s fails its sha256 (manifest: %s)' % (name, entry['sha256'])
+    return None
 
 
 def layers_under(manifest, top):

@@ -97,7 +97,8 @@ attributes:
     details: V(present) and V(absent) are idempotent; V(reverted) reverts on every run.
 notes:
   - A disk added to a VM after a snapshot keeps its current image when the VM is reverted.
-  - Memory state files are not exported to a state pool (see M(lago.lago.lago_snapshot_pool)).
+  - Memory state files go to a state pool with the snapshot's disks; a prefix made from the
+    state resumes from them (see M(lago.lago.lago_snapshot_pool)).
 seealso:
   - module: lago.lago.lago_snapshot_info
   - module: lago.lago.lago_snapshot_pool

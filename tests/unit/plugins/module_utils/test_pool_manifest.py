@@ -101,6 +101,11 @@ def test_a_good_manifest_passes_and_gives_chains():
     (lambda m: m['layers']['top'].update(backing='gone'), 'layer top sits on gone, which is not in the manifest'),
     (lambda m: m['vms']['vm01']['disks']['root'].update(layer='gone'),
      "vm vm01 disk root names layer 'gone', which is not in the manifest"),
+    (lambda m: m.update(files={'vm01.mem': dict(size=1)}), 'file vm01.mem needs an integer size and a sha256'),
+    (lambda m: m.update(files={'top': dict(size=1, sha256=SHA)}), "file name 'top' is not a plain file name of its own"),
+    (lambda m: m['vms']['vm01'].update(memory='vm01.mem'),
+     "vm vm01 names saved memory 'vm01.mem', which is not in the manifest"),
+    (lambda m: m.update(identity=dict(file='id_rsa')), 'the identity names a key file that is not in the manifest'),
 ])
 def test_bad_manifests_are_named(change, expected):
     broken = manifest()
@@ -188,3 +193,25 @@ def test_open_pool_refuses_a_location_starting_with_a_dash(location):
         pool_transfer.open_pool(location)
     assert str(err.value).startswith('pool location %r' % location)
     assert 'would take for an option' in str(err.value)
+
+
+def test_a_manifest_with_saved_memory_and_a_key_passes():
+    good = manifest()
+    good.update(files={'vm01.s1.mem': dict(size=3, sha256=SHA), 'id_rsa': dict(size=2, sha256=SHA)},
+                identity=dict(file='id_rsa', public='ssh-rsa AAAA lago'))
+    good['vms']['vm01'].update(memory='vm01.s1.mem', host_key='ssh-ed25519 AAAA vm01')
+    pool_manifest.check_manifest(good, 'state s')
+
+
+def test_other_files_move_once_and_are_skipped_when_the_pool_holds_them():
+    files = [dict(path='/p/images/vm01.s1.mem', source='sha256:' + '3' * 64), dict(path='/p/id_rsa', source='file:k')]
+    first = pool_manifest.plan_files(files, used={'vm01_root.qcow2'})
+    assert first['names'] == {'/p/images/vm01.s1.mem': 'vm01.s1.mem', '/p/id_rsa': 'id_rsa'}
+    assert first['moves'] == ['/p/images/vm01.s1.mem', '/p/id_rsa'] and first['skipped'] == []
+    old = dict(files=dict((name, dict(entry, size=7, sha256=SHA)) for name, entry in first['files'].items()))
+    again = pool_manifest.plan_files(files, old, present={'vm01.s1.mem': 7, 'id_rsa': 7})
+    assert (again['moves'], sorted(again['skipped'])) == ([], ['id_rsa', 'vm01.s1.mem'])
+    changed = pool_manifest.plan_files([dict(files[0], source='sha256:' + '4' * 64)], old, present={'vm01.s1.mem': 7})
+    assert changed['moves'] == ['/p/images/vm01.s1.mem'], 'new RAM under the same name is moved again'
+    clash = pool_manifest.plan_files(files[:1], used={'vm01.s1.mem'})
+    assert clash['names'] == {'/p/images/vm01.s1.mem': 'vm01.s1.mem~2'}, 'never the name of a layer'
