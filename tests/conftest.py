@@ -33,6 +33,42 @@ def _lab_problem():
     return None
 
 
+# Lab runs keep pytest's temporary directories here, each 0711: with a stock libvirt qemu runs
+# as libvirt-qemu and must pass through every directory above a VM's images. pytest's default
+# (/tmp/pytest-of-root, 0700, reset to 0700 by every pytest session on the host) would block it.
+LAB_TMP_ROOT = '/var/tmp/lago-tests'
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    if not os.environ.get('LAGO_LAB') or config.option.basetemp:
+        return
+    os.makedirs(LAB_TMP_ROOT, exist_ok=True)
+    os.chmod(LAB_TMP_ROOT, 0o711)
+    config.option.basetemp = os.path.join(LAB_TMP_ROOT, '%s-%d' % (os.environ['LAGO_LAB'], os.getpid()))
+    config.lab_basetemp = config.option.basetemp
+
+
+def pytest_sessionstart(session):
+    """Make every directory pytest's tmp_path factory hands out searchable (0711) in lab runs."""
+    factory = getattr(session.config, '_tmp_path_factory', None)
+    if not getattr(session.config, 'lab_basetemp', None) or factory is None:
+        return
+    mktemp = factory.mktemp
+
+    def searchable_mktemp(basename, numbered=True):
+        path = mktemp(basename, numbered=numbered)
+        for directory in (path.parent, path):
+            os.chmod(str(directory), 0o711)
+        return path
+    factory.mktemp = searchable_mktemp
+
+
+def pytest_unconfigure(config):
+    if getattr(config, 'lab_basetemp', None):
+        shutil.rmtree(config.lab_basetemp, ignore_errors=True)
+
+
 def pytest_collection_modifyitems(config, items):
     if not any('lab' in item.keywords for item in items):
         return

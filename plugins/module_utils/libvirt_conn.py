@@ -7,6 +7,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
+from urllib.parse import urlsplit
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import DomainError, LagoError, NetworkError
 
@@ -34,10 +35,11 @@ def default_uri():
 
 def connect(uri=None):
     """Return an open libvirt connection for ``uri`` (cached for this process)."""
+    uri = uri or default_uri()
+    refuse_session(uri)
     if not HAS_LIBVIRT:
         raise LagoError('libvirt-python is required: pip install libvirt-python (%s)'
                         % LIBVIRT_IMPORT_ERROR)
-    uri = uri or default_uri()
     conn = _connections.get(uri)
     if conn is not None:
         # isAlive() stays true after libvirtd restarts; a real call tells.
@@ -53,6 +55,19 @@ def connect(uri=None):
         raise LagoError('cannot connect to libvirt at %s: %s' % (uri, err.get_error_message()))
     _connections[uri] = conn
     return conn
+
+
+def refuse_session(uri):
+    """LagoError for a per-user (``qemu:///session``) libvirtd: prefixes need what only the system one has."""
+    if urlsplit(uri).path.rstrip('/') != '/session':
+        return
+    raise LagoError(
+        'libvirt URI %s is a per-user (session) libvirtd, which lago.lago does not support: a prefix\'s nets '
+        'are libvirt virtual networks (a bridge with NAT, and dnsmasq giving each VM its reserved address and '
+        'a DNS name), and a session libvirtd can define none of them. Debian ships no replacement that joins '
+        'several VMs on one routed subnet without root: passt and slirp give each VM a private user-mode '
+        'link only, and qemu-bridge-helper only plugs VMs into a bridge that root has made beforehand. Use '
+        'qemu:///system as a member of the libvirt group (see docs/LIBVIRT.md)' % uri)
 
 
 def is_no_such(err):

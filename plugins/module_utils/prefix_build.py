@@ -187,6 +187,8 @@ def _create(conn, state, new_spec, options):
                 faults.point('init.after_seeds')
                 step[0] = 'deploy scripts of %s' % name
                 prefix_vms.copy_scripts(state, name, new_spec['domains'][name])
+            step[0] = 'access of qemu to the VMs\' files'
+            prefix_vms.let_qemu_reach(conn, state)
             step[0] = 'networks'
             for name in state.net_names:
                 network.reconcile(conn, _net_description(state, name), 'present')
@@ -297,6 +299,8 @@ def _update(conn, state, new_spec, diff):
                 prefix_vms.make_disks(state, name, new_spec['domains'][name])
                 prefix_vms.make_seed(state, name, new_spec['domains'][name])
                 prefix_vms.copy_scripts(state, name, new_spec['domains'][name])
+            if added:
+                prefix_vms.let_qemu_reach(conn, state, added)
             undo.commit()
     except (LagoError, OSError) as err:
         failed = PrefixError('adding vm(s) %s to prefix %s failed: %s (the new VMs were removed again)'

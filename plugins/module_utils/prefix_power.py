@@ -16,7 +16,7 @@ import re
 import subprocess
 import time
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, faults, network
+from ansible_collections.lago.lago.plugins.module_utils import domain, faults, network, prefix_vms
 from ansible_collections.lago.lago.plugins.module_utils.boot_watch import BootWatch
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
@@ -60,6 +60,9 @@ def start(conn, state, vms=None, check_mode=False):
     started = start_nets(conn, state, check_mode)
     faults.point('start.after_nets')
     doms = [(name, _domain(conn, state.vm(name))) for name in names]
+    down = [name for name, dom in doms if not dom.isActive()]
+    if down and not check_mode:
+        prefix_vms.let_qemu_reach(conn, state, down)
     for name, dom in doms:
         if not dom.isActive():
             started.append(name)
@@ -245,6 +248,7 @@ def stop(conn, state, vms=None, timeout=60.0, check_mode=False):
         time.sleep(0.5)
     for _name, dom in running:
         domain.destroy(dom)
+    prefix_vms.reclaim_seeds(conn, state, stopped)
     for login in logins:
         _reap(login)
     for name in _nets_to_stop(conn, state, vms):

@@ -17,7 +17,7 @@ import os
 import shutil
 
 from ansible_collections.lago.lago.plugins.module_utils import (
-    addressing, disk, domain, pool, qemu_img, seed, sshkeys, template_repo, template_store, values)
+    addressing, disk, domain, pool, qemu_access, qemu_img, seed, sshkeys, template_repo, template_store, values)
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write
 
@@ -178,6 +178,32 @@ def domain_xml(state, name):
                                    virt_type=state.virt_type, console_log=state.layout.console_log(name),
                                    description='lago prefix %s, vm %s' % (state.path, name),
                                    cpu_model=vm.cpu_model, cpu_custom=vm.cpu_custom)
+
+
+def qemu_paths(state, name):
+    """Every file qemu opens for VM ``name``: its images and their chains, its seed, its saved RAM."""
+    vm = state.vm(name)
+    paths = [vm.seed]
+    for item in vm.disks:
+        paths += [item.path, item.backing, item.parent] + sorted(item.layers) + item.base_files
+    paths += [record.memory for record in vm.snapshots.values()]
+    return sorted(set(path for path in paths if path and not qemu_img.is_protocol(path)))
+
+
+def let_qemu_reach(conn, state, names=None):
+    """Give the qemu user of ``conn``'s libvirtd search permission on the directories of the
+    prefix and the template store above the files of the VMs ``names`` (default: all);
+    PrefixError naming any other directory that blocks it. Returns the directories changed."""
+    paths = [path for name in state.chosen_vms(names) for path in qemu_paths(state, name)]
+    return qemu_access.make_reachable(paths, qemu_access.connection_identity(conn),
+                                      owned_trees=(state.path, state.template_store))
+
+
+def reclaim_seeds(conn, state, names):
+    """Give the seeds of the stopped VMs ``names`` back to the prefix's owner (libvirt leaves them to qemu)."""
+    info = os.stat(state.path)
+    return qemu_access.give_back([state.vm(name).seed for name in names if state.vm(name).seed],
+                                 (info.st_uid, info.st_gid), qemu_access.connection_identity(conn))
 
 
 def write_known_hosts(state):

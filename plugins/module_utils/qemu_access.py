@@ -47,6 +47,15 @@ def qemu_identity(capabilities_xml):
     return None
 
 
+def connection_identity(conn):
+    """(uid, gid) qemu runs as under the libvirtd of ``conn``; None when it runs as root."""
+    return qemu_identity(conn.getCapabilities())
+
+
+def _under(directory, trees):
+    return any(directory == tree or directory.startswith(tree.rstrip(os.sep) + os.sep) for tree in trees)
+
+
 def _user_name(uid):
     try:
         return pwd.getpwuid(uid).pw_name
@@ -126,10 +135,11 @@ def _ancestors(path):
         directory = parent
 
 
-def make_reachable(paths, identity, owned_dirs=(), grant_others=False):
+def make_reachable(paths, identity, owned_dirs=(), grant_others=False, owned_trees=()):
     """Let qemu (``identity`` = (uid, gid), None for root) reach every file of ``paths``.
 
-    Directories in ``owned_dirs`` (made by the collection) get the qemu user's
+    Directories in ``owned_dirs``, or at or below one of ``owned_trees`` (the
+    prefix, the template store: the collection's own), get the qemu user's
     search ACL entry; any other directory in the way is changed only with
     ``grant_others``, else PrefixError names the file, the directory and what
     qemu needs. Returns the directories changed.
@@ -143,12 +153,13 @@ def make_reachable(paths, identity, owned_dirs=(), grant_others=False):
     except (KeyError, OSError):
         pass
     owned = set(os.path.abspath(path) for path in owned_dirs)
+    trees = [os.path.abspath(path) for path in owned_trees if path]
     changed = []
     for path in paths:
         for directory in _ancestors(path):
             if can_search(directory, uid, gids):
                 continue
-            if directory in owned or grant_others:
+            if directory in owned or _under(directory, trees) or grant_others:
                 if grant_search(directory, uid):
                     changed.append(directory)
                 continue
@@ -159,4 +170,25 @@ def make_reachable(paths, identity, owned_dirs=(), grant_others=False):
                 'template store elsewhere); nothing was started'
                 % (_user_name(uid), uid, path, directory, stat.S_IMODE(info.st_mode), _user_name(info.st_uid),
                    _user_name(uid), directory))
+    return changed
+
+
+def give_back(paths, owner, identity):
+    """chown ``paths`` that qemu's user (``identity``) owns back to ``owner`` (uid, gid).
+
+    libvirt's DAC driver restores the owner of a VM's writable images when it
+    stops, never that of a read-only disk (another VM might still use it): the
+    seed, a secret, would stay readable by qemu's user. Returns the paths changed.
+    """
+    if identity is None:
+        return []
+    changed = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            continue
+        if info.st_uid == identity[0] and info.st_uid != owner[0]:
+            os.chown(path, owner[0], owner[1])
+            changed.append(path)
     return changed

@@ -10,7 +10,7 @@ __metaclass__ = type
 
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils import domain, faults, live_snapshot, qemu_img
+from ansible_collections.lago.lago.plugins.module_utils import domain, faults, live_snapshot, prefix_vms, qemu_img
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import remove_path, sha256_of
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
@@ -107,11 +107,13 @@ def plan_revert(conn, state, name, vms=None, start=True):
             vm = state.vm(vm_name)
             if doms[vm_name] is not None:
                 domain.destroy(doms[vm_name])  # what it held since the snapshot is dropped anyway
+                prefix_vms.reclaim_seeds(conn, state, [vm_name])
             _revert_disks(vm, moves)
             apply_compaction(None, vm, compaction)
             sync_definition(conn, vm)
             state.save()
         if resumed or booted:
+            prefix_vms.let_qemu_reach(conn, state, resumed + booted)
             start_nets(conn, state)
         for vm_name in resumed:
             vm = state.vm(vm_name)

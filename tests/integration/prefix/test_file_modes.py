@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""Secrets stay private: the prefix is 0700, its keys, seeds, spec and state 0600, nothing world-writable."""
+"""Secrets stay private: the prefix is 0700 (0710 with qemu's search-only ACL entry), its keys, seeds,
+spec and state 0600, nothing world-writable."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -8,6 +9,8 @@ import stat
 
 import pytest
 
+from ansible_collections.lago.lago.plugins.module_utils import qemu_access
+from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from labrun import playbook
 
 pytestmark = [pytest.mark.lab]
@@ -37,7 +40,14 @@ def test_prefix_files_are_private(prefix_vars, write_init_file):
     path = prefix_vars['lago_prefix_path']
     try:
         playbook('init', extra).check()
-        assert mode(path) == 0o700, oct(mode(path))
+        # 0700, plus one POSIX ACL entry giving qemu's user (libvirt-qemu with a stock libvirt) search
+        # only: ls then shows 0710, the group bits being the ACL mask (the owning group still gets nothing).
+        identity = qemu_access.connection_identity(connect('qemu:///system'))
+        assert mode(path) == (0o700 if identity is None else 0o710), oct(mode(path))
+        acl = qemu_access.read_acl(path)
+        assert [(perm, ident) for tag, perm, ident in acl if tag == qemu_access.USER] == \
+            ([] if identity is None else [(qemu_access.SEARCH, identity[0])]), acl
+        assert [perm for tag, perm, _id in acl if tag in (qemu_access.GROUP_OBJ, qemu_access.OTHER)] == [0, 0], acl
         for name in SECRET:
             assert mode(os.path.join(path, name)) == 0o600, '%s is %s' % (name, oct(mode(os.path.join(path, name))))
         for root, dirs, files in os.walk(path):

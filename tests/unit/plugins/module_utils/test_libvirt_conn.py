@@ -74,3 +74,17 @@ def test_running_domain_of_a_snapshot_is_a_lago_error_too():
     with pytest.raises(LagoError) as err:
         snapshot.running_domain(Conn(dom=BrokenDomain()), Vm())
     assert 'reading the state of domain abcd1234-vm01 failed' in str(err.value)
+
+
+@pytest.mark.parametrize('uri', ['qemu:///session', 'qemu+ssh://alice@host/session', 'qemu+unix:///session?socket=/x'])
+def test_a_session_libvirtd_is_refused_saying_what_is_missing(uri):
+    with pytest.raises(LagoError) as caught:
+        libvirt_conn.connect(uri)
+    message = str(caught.value)
+    assert uri in message and 'session' in message and 'virtual networks' in message
+    assert 'passt' in message and 'qemu-bridge-helper' in message and 'qemu:///system' in message
+
+
+def test_the_system_libvirtd_is_not_refused():
+    libvirt_conn.refuse_session('qemu:///system')
+    libvirt_conn.refuse_session('qemu+ssh://host/system')

@@ -97,3 +97,32 @@ def test_existing_acl_entries_are_kept(prefix):
     qemu_access.grant_search(prefix['prefix'], QEMU[0])
     users = sorted(ident for tag, _perm, ident in qemu_access.read_acl(prefix['prefix']) if tag == qemu_access.USER)
     assert users == [QEMU[0], NOBODY]
+
+
+def test_owned_trees_cover_every_directory_below_them(prefix):
+    """The prefix (and the template store) are the collection's: each directory under them gets the entry,
+    the one above them is named in the error and left alone."""
+    with pytest.raises(PrefixError) as caught:
+        qemu_access.make_reachable([prefix['disk']], QEMU, owned_trees=[prefix['prefix'], None])
+    assert 'directory %s (mode 0700' % prefix['top'] in str(caught.value)
+    assert not any(tag == qemu_access.USER for tag, _perm, _id in qemu_access.read_acl(prefix['top']))
+    qemu_access.grant_search(prefix['top'], QEMU[0])  # what the message says to run
+    assert qemu_access.make_reachable([prefix['disk']], QEMU, owned_trees=[prefix['prefix']]) \
+        == [prefix['prefix'], prefix['images']]
+    assert _kernel_lets(QEMU[0], prefix['disk'])
+
+
+def test_a_sibling_with_a_common_name_start_is_not_owned(prefix):
+    with pytest.raises(PrefixError):
+        qemu_access.make_reachable([prefix['disk']], QEMU, owned_trees=[prefix['top'][:-1]])
+
+
+def test_give_back_returns_what_qemu_was_left_to_the_owner(prefix):
+    os.chown(prefix['disk'], QEMU[0], QEMU[1])
+    mine = os.path.join(prefix['images'], 'other')
+    open(mine, 'w').close()
+    missing = os.path.join(prefix['images'], 'gone')
+    assert qemu_access.give_back([prefix['disk'], mine, missing], (0, 0), QEMU) == [prefix['disk']]
+    assert (os.stat(prefix['disk']).st_uid, os.stat(prefix['disk']).st_gid) == (0, 0)
+    assert qemu_access.give_back([prefix['disk']], (0, 0), QEMU) == []
+    assert qemu_access.give_back([prefix['disk']], (0, 0), None) == []
