@@ -52,18 +52,21 @@ def _vms_down(conn, state, names):
 
 
 def start(conn, state, vms=None, check_mode=False):
-    """Start the prefix's nets, then the chosen VMs. Returns the names started."""
+    """Start the prefix's nets, then the chosen VMs, all at once. Returns the names started."""
     names = state.chosen_vms(vms)
     started = start_nets(conn, state, check_mode)
     faults.point('start.after_nets')
     doms = [(name, _domain(conn, state.vm(name))) for name in names]
-    for name, dom in doms:
-        if not dom.isActive():
-            started.append(name)
-            if not check_mode:
-                domain.start(dom)
-                faults.point('start.after_domain')
+    down = [(name, dom) for name, dom in doms if not dom.isActive()]
+    started += [name for name, _dom in down]
+    if not check_mode:
+        domain.in_parallel(_start_one, [dom for _name, dom in down])
     return started
+
+
+def _start_one(dom):
+    domain.start(dom)
+    faults.point('start.after_domain')
 
 
 def start_nets(conn, state, check_mode=False):
@@ -178,8 +181,7 @@ def stop(conn, state, vms=None, timeout=60.0, check_mode=False):
     deadline = time.monotonic() + timeout
     while any(dom.isActive() for _name, dom in running) and time.monotonic() < deadline:
         time.sleep(0.5)
-    for _name, dom in running:
-        domain.destroy(dom)
+    domain.in_parallel(domain.destroy, [dom for _name, dom in running])
     for login in logins:
         _reap(login)
     for name in _nets_to_stop(conn, state, vms):

@@ -58,7 +58,8 @@ def try_login(user, address, key, known_hosts, timeout=5.0):
         client.close()
 
 
-def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None):
+def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None,
+                    clock=time.monotonic, sleep=time.sleep):
     """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
 
     ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
@@ -67,18 +68,21 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     VM whose budget is spent keeps being waited for while it is visibly
     progressing, up to ``max_timeout`` (default 4 x timeout); it is given up on
     at once when its console shows a kernel panic.
+    Nothing waits a fixed time: a VM is tried at once, and again ``poll``
+    seconds after each failed try only (``clock`` and ``sleep`` are there for
+    the unit tests).
     Returns (ready {name: seconds waited}, pending [names]); a dict given as
     ``why`` receives, for each pending one, why its last try failed and why the
     wait ended.
     """
     logging.getLogger('paramiko').setLevel(logging.CRITICAL)  # refusals while booting are expected
-    started = time.monotonic()
+    started = clock()
     budget_end = started + timeout
     hard_end = started + (max_timeout if max_timeout is not None else 4 * timeout)
     ready, errors, ended = {}, {}, {}
 
     def keep_waiting(name):
-        now = time.monotonic()
+        now = clock()
         if watch is not None and now < budget_end:
             watch.look(name)  # samples along the way, so a verdict compares recent ones
         if now < budget_end:
@@ -100,19 +104,19 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
             if port_open(address):
                 error = try_login(user, address, key, known_hosts, timeout=5.0)
                 if error is None:
-                    ready[name] = time.monotonic() - started
+                    ready[name] = clock() - started
                     return
                 errors[name] = error
             else:
                 errors[name] = 'port 22 of %s not open' % address
-            time.sleep(poll)
+            sleep(poll)
 
     threads = [threading.Thread(target=watch_one, args=(name,) + tuple(target), daemon=True)
                for name, target in sorted(targets.items())]
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(max(0.0, hard_end - time.monotonic()) + 10)
+        thread.join(max(0.0, hard_end - clock()) + 10)
     pending = sorted(set(targets) - set(ready))
     if why is not None:
         why.update((name, '%s; %s' % (errors.get(name, 'not tried'), ended.get(name, 'still waiting')))
