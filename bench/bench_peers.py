@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -87,12 +88,19 @@ def prepare(args):
 # --- what every tool is measured with --------------------------------------
 
 def run(argv, env=None, cwd=None):
-    """Run a tool's command; its output is kept for the error message only."""
-    proc = subprocess.run(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True)
+    """Run a tool's command; its output is kept for the error message only. Interrupted, the
+    command goes with everything it started (its own session), so the cleanup meets no stray run."""
+    proc = subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            universal_newlines=True, start_new_session=True)
+    try:
+        out, _err = proc.communicate()
+    except BaseException:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
     if proc.returncode != 0:
-        raise RuntimeError('%s exited %d:\n%s' % (' '.join(argv), proc.returncode, proc.stdout[-3000:]))
-    return proc.stdout
+        raise RuntimeError('%s exited %d:\n%s' % (' '.join(argv), proc.returncode, out[-3000:]))
+    return out
 
 
 def timed(func, *args):
