@@ -72,10 +72,7 @@ def vm(tmp_path, monkeypatch):
     server = threading.Thread(target=_serve, args=(sock, host_key, client_key, stop), daemon=True)
     server.start()
     # The VM's port 22 is this test server's port.
-    real_connect = paramiko.SSHClient.connect
-    monkeypatch.setattr(paramiko.SSHClient, 'connect',
-                        lambda self, hostname, **kw: real_connect(self, hostname, port=port, **kw))
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port_=22, timeout=0.5: True)
+    monkeypatch.setattr(ssh, 'SSH_PORT', port)
     known_hosts = str(tmp_path / 'known_hosts')
     with open(known_hosts, 'w') as handle:
         handle.write('[127.0.0.1]:%d %s %s\n' % (port, host_key.get_name(), host_key.get_base64()))
@@ -128,11 +125,12 @@ def _fake_vms(monkeypatch, accepts_at_try):
     tries = {}
     lock = threading.Lock()
 
-    def try_login(user, address, key, known_hosts, timeout=5.0):
+    def try_login(user, address, key, known_hosts, timeout=5.0, sock=None):
+        assert sock == ('connection to', address)  # the login runs on the connection just opened
         with lock:
             tries[address] = tries.get(address, 0) + 1
             return None if tries[address] >= accepts_at_try[address] else 'AuthenticationException: not yet'
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: True)
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: ('connection to', address))
     monkeypatch.setattr(ssh, 'try_login', try_login)
     return tries
 
@@ -173,3 +171,40 @@ def test_a_vm_that_never_answers_ends_at_its_budget_on_the_clock(monkeypatch):
                                          timeout=5, poll=0.25, why=why, clock=fake.clock, sleep=fake.sleep)
     assert list(ready) == ['ok'] and pending == ['mute']
     assert 'AuthenticationException: not yet' in why['mute'] and 'budget of 5s ran out' in why['mute'], why
+
+
+def test_one_connection_at_a_time_and_the_login_runs_on_it(vm, monkeypatch):
+    """No probe beside the login: every connection a VM's sshd sees is a login, and the next one is
+    opened only after the last one is closed (a flooded sshd refuses all: MaxStartups)."""
+    opened, logins, open_now, most = [], [], [0], [0]
+    real_open, real_login = ssh.open_ssh, ssh.try_login
+
+    class Counted(object):
+        def __init__(self, sock):
+            self.sock, self.closed = sock, False
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+
+        def close(self):
+            if not self.closed:
+                self.closed = True
+                open_now[0] -= 1
+            self.sock.close()
+
+        def __getattr__(self, name):
+            return getattr(self.sock, name)
+
+    def counted_open(address, timeout=1.0):
+        sock = real_open(address, timeout)
+        opened.append(sock)
+        return None if sock is None else Counted(sock)
+
+    def counted_login(*args, **kwargs):
+        logins.append(kwargs['sock'])
+        return real_login(*args, **kwargs)
+    monkeypatch.setattr(ssh, 'open_ssh', counted_open)
+    monkeypatch.setattr(ssh, 'try_login', counted_login)
+    ready, pending = ssh.wait_for_logins({'vm01': ('root', '127.0.0.1', vm['key'], vm['known_hosts'])}, timeout=30)
+    assert pending == [] and 'vm01' in ready
+    assert len(logins) == len(opened) and all(isinstance(sock, Counted) for sock in logins)
+    assert most[0] == 1 and open_now[0] == 0
