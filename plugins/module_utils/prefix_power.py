@@ -55,21 +55,22 @@ def _vms_down(conn, state, names):
 
 
 def start(conn, state, vms=None, check_mode=False):
-    """Start the prefix's nets, then the chosen VMs. Returns the names started."""
+    """Start the prefix's nets, then the chosen VMs, all at once. Returns the names started."""
     names = state.chosen_vms(vms)
     started = start_nets(conn, state, check_mode)
     faults.point('start.after_nets')
     doms = [(name, _domain(conn, state.vm(name))) for name in names]
-    down = [name for name, dom in doms if not dom.isActive()]
+    down = [(name, dom) for name, dom in doms if not dom.isActive()]
+    started += [name for name, _dom in down]
     if down and not check_mode:
-        prefix_vms.let_qemu_reach(conn, state, down)
-    for name, dom in doms:
-        if not dom.isActive():
-            started.append(name)
-            if not check_mode:
-                domain.start(dom)
-                faults.point('start.after_domain')
+        prefix_vms.let_qemu_reach(conn, state, [name for name, _dom in down])
+        domain.in_parallel(_start_one, [dom for _name, dom in down])
     return started
+
+
+def _start_one(dom):
+    domain.start(dom)
+    faults.point('start.after_domain')
 
 
 def start_nets(conn, state, check_mode=False):
@@ -246,8 +247,7 @@ def stop(conn, state, vms=None, timeout=60.0, check_mode=False):
     deadline = time.monotonic() + timeout
     while any(dom.isActive() for _name, dom in running) and time.monotonic() < deadline:
         time.sleep(0.5)
-    for _name, dom in running:
-        domain.destroy(dom)
+    domain.in_parallel(domain.destroy, [dom for _name, dom in running])
     prefix_vms.reclaim_seeds(conn, state, stopped)
     for login in logins:
         _reap(login)

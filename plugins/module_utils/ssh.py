@@ -28,27 +28,40 @@ def ssh_argv(user, address, key, known_hosts, command=(), connect_timeout=5):
     return ['ssh'] + ssh_options(key, known_hosts, connect_timeout) + ['--', '%s@%s' % (user, address)] + list(command)
 
 
-def port_open(address, port=22, timeout=0.5):
+SSH_PORT = 22
+# How long one login may take once sshd has the connection. A guest emulated on a
+# loaded host can take many seconds for its banner and key exchange: hanging up
+# earlier wastes the work, and every abandoned connection leaves the guest's sshd
+# a pre-auth process to finish, until it refuses everyone (MaxStartups).
+HANDSHAKE_TIMEOUT = 30.0
+
+
+def open_ssh(address, timeout=1.0):
+    """A TCP connection to the VM's sshd, or None while nothing listens there.
+
+    The login then runs on this very connection (try_login ``sock``): one
+    connection at a time per VM, never a probe plus a login.
+    """
     try:
-        with socket.create_connection((address, port), timeout=timeout):
-            return True
+        return socket.create_connection((address, SSH_PORT), timeout=timeout)
     except OSError:
-        return False
+        return None
 
 
-def try_login(user, address, key, known_hosts, timeout=5.0):
+def try_login(user, address, key, known_hosts, timeout=5.0, sock=None):
     """One SSH login with paramiko that runs ``true``; None when it worked, else why not.
 
     The host key must be the one in the prefix's known_hosts (RejectPolicy);
-    no agent, no other key, no user known_hosts.
+    no agent, no other key, no user known_hosts. ``sock``: a connection to the
+    VM's port SSH_PORT to log in on (open_ssh); it is closed afterwards.
     """
     import paramiko  # a requirement of the modules that wait (checked by the runtime)
     client = paramiko.SSHClient()
     client.load_host_keys(known_hosts)
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
-        client.connect(address, username=user, key_filename=key, look_for_keys=False, allow_agent=False,
-                       timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
+        client.connect(address, port=SSH_PORT, sock=sock, username=user, key_filename=key, look_for_keys=False,
+                       allow_agent=False, timeout=timeout, banner_timeout=timeout, auth_timeout=timeout)
         _stdin, stdout, _stderr = client.exec_command('true', timeout=timeout)
         status = stdout.channel.recv_exit_status()
         return None if status == 0 else '`true` exited %d' % status
@@ -56,14 +69,17 @@ def try_login(user, address, key, known_hosts, timeout=5.0):
         return '%s: %s' % (type(err).__name__, err)
     finally:
         client.close()
+        if sock is not None:
+            sock.close()
 
 
 def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None,  # pylint: disable=too-many-arguments
-                    budgets=None, until=None, given_up=None, elapsed=0.0):
+                    budgets=None, until=None, given_up=None, elapsed=0.0, clock=time.monotonic, sleep=time.sleep):
     """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
 
     ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
-    its own thread: the port first (cheap), then a real login with paramiko.
+    its own thread: a connection to its sshd, and on that same connection a
+    real login with paramiko (one connection at a time per VM).
     ``timeout`` is each VM's budget, unless ``budgets`` ({name: seconds}) gives it
     its own. With a ``watch`` (boot_watch.BootWatch), a
     VM whose budget is spent keeps being waited for while it is visibly
@@ -73,12 +89,15 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     still waited for being pending too: a set given as ``given_up`` receives the
     pending ones whose wait ended for good (the others may be waited for again).
     ``elapsed``: seconds the wait had already run before this call (budgets count from then).
+    Nothing waits a fixed time: a VM is tried at once, and again ``poll``
+    seconds after each failed try only (``clock`` and ``sleep`` are there for
+    the unit tests).
     Returns (ready {name: seconds waited}, pending [names]); a dict given as
     ``why`` receives, for each pending one, why its last try failed and why the
     wait ended.
     """
     logging.getLogger('paramiko').setLevel(logging.CRITICAL)  # refusals while booting are expected
-    started = time.monotonic()
+    started = clock()
     origin = started - elapsed  # the wait may have begun in an earlier call (a slice of it)
     budget = dict((name, (budgets or {}).get(name) or timeout) for name in targets)
     hard_limit = dict((name, max_timeout if max_timeout is not None else 4 * budget[name]) for name in targets)
@@ -86,7 +105,7 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     ready, errors, ended = {}, {}, {}
 
     def keep_waiting(name):
-        now = time.monotonic()
+        now = clock()
         budget_end, hard_end = origin + budget[name], origin + hard_limit[name]
         if slice_end is not None and now >= slice_end and now < budget_end:
             return False  # still within its budget: pending, not given up
@@ -108,15 +127,16 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
 
     def watch_one(name, user, address, key, known_hosts):
         while keep_waiting(name):
-            if port_open(address):
-                error = try_login(user, address, key, known_hosts, timeout=5.0)
+            sock = open_ssh(address)
+            if sock is not None:
+                error = try_login(user, address, key, known_hosts, timeout=HANDSHAKE_TIMEOUT, sock=sock)
                 if error is None:
-                    ready[name] = time.monotonic() - origin
+                    ready[name] = clock() - origin
                     return
                 errors[name] = error
             else:
                 errors[name] = 'port 22 of %s not open' % address
-            time.sleep(poll)
+            sleep(poll)
 
     threads = [threading.Thread(target=watch_one, args=(name,) + tuple(target), daemon=True)
                for name, target in sorted(targets.items())]
@@ -124,7 +144,7 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
         thread.start()
     last_end = origin + max(hard_limit.values() or [0])
     for thread in threads:
-        thread.join(max(0.0, min(last_end, slice_end or last_end) - time.monotonic()) + 10)
+        thread.join(max(0.0, min(last_end, slice_end or last_end) - clock()) + 10)
     pending = sorted(set(targets) - set(ready))
     if given_up is not None:
         given_up.update(name for name in pending if name in ended)

@@ -92,7 +92,7 @@ def test_wait_goes_past_the_budget_while_progressing(tmp_path, monkeypatch):
     """A closed SSH port with a console that grows for ~2 s: waited for past its 0.5 s budget,
     then given up on as stalled, and the reason says so."""
     port = closed_port()
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port=port, timeout=0.5: False)
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: None)
     console = tmp_path / 'vm.log'
     console.write_bytes(b'')
     growing_until = time.monotonic() + 2.0
@@ -117,7 +117,7 @@ def test_wait_goes_past_the_budget_while_progressing(tmp_path, monkeypatch):
 
 
 def test_wait_ends_at_the_hard_limit_when_always_progressing(tmp_path, monkeypatch):
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: False)
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: None)
     console = tmp_path / 'vm.log'
 
     class Busy(Dom):
@@ -134,7 +134,7 @@ def test_wait_ends_at_the_hard_limit_when_always_progressing(tmp_path, monkeypat
 
 
 def test_without_a_watch_the_budget_is_the_limit(monkeypatch):
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: False)
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: None)
     why = {}
     began = time.monotonic()
     _ready, pending = ssh.wait_for_logins({'vm': ('root', '127.0.0.1', 'k', 'kh')}, timeout=0.5, poll=0.05, why=why)

@@ -72,10 +72,7 @@ def vm(tmp_path, monkeypatch):
     server = threading.Thread(target=_serve, args=(sock, host_key, client_key, stop), daemon=True)
     server.start()
     # The VM's port 22 is this test server's port.
-    real_connect = paramiko.SSHClient.connect
-    monkeypatch.setattr(paramiko.SSHClient, 'connect',
-                        lambda self, hostname, **kw: real_connect(self, hostname, port=port, **kw))
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port_=22, timeout=0.5: True)
+    monkeypatch.setattr(ssh, 'SSH_PORT', port)
     known_hosts = str(tmp_path / 'known_hosts')
     with open(known_hosts, 'w') as handle:
         handle.write('[127.0.0.1]:%d %s %s\n' % (port, host_key.get_name(), host_key.get_base64()))
@@ -104,3 +101,110 @@ def test_ssh_argv_ends_the_options_before_the_destination():
     argv = ssh.ssh_argv('root', '-oProxyCommand=x', '/p/id_rsa', '/p/known_hosts', ['true'])
     assert argv[-3:] == ['--', 'root@-oProxyCommand=x', 'true']
     assert argv.index('--') == len(argv) - 3
+
+
+class _FakeTime(object):
+    """A clock per thread (one VM each) that moves only when that thread sleeps; every sleep is recorded."""
+
+    def __init__(self):
+        self.local = threading.local()
+        self.sleeps = {}
+        self.lock = threading.Lock()
+
+    def clock(self):
+        return getattr(self.local, 'now', 1000.0)
+
+    def sleep(self, seconds):
+        with self.lock:
+            self.sleeps.setdefault(threading.current_thread().name, []).append(seconds)
+        self.local.now = self.clock() + seconds
+
+
+def _fake_vms(monkeypatch, accepts_at_try):
+    """VMs whose n-th login attempt is the first to work ({address: n}); returns the tries made."""
+    tries = {}
+    lock = threading.Lock()
+
+    def try_login(user, address, key, known_hosts, timeout=5.0, sock=None):
+        assert sock == ('connection to', address)  # the login runs on the connection just opened
+        with lock:
+            tries[address] = tries.get(address, 0) + 1
+            return None if tries[address] >= accepts_at_try[address] else 'AuthenticationException: not yet'
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: ('connection to', address))
+    monkeypatch.setattr(ssh, 'try_login', try_login)
+    return tries
+
+
+def test_three_vms_are_tried_at_once_and_only_failed_tries_wait(monkeypatch):
+    """Start of 3 VMs: no fixed sleep. A VM that answers at once is never slept for; one that
+    answers at its n-th try was slept for exactly n-1 times, ``poll`` each, all in this process."""
+    fake = _FakeTime()
+    accepts = {'10.0.0.1': 1, '10.0.0.2': 3, '10.0.0.3': 5}
+    tries = _fake_vms(monkeypatch, accepts)
+    targets = dict(('vm%d' % n, ('root', '10.0.0.%d' % n, 'k', 'kh')) for n in (1, 2, 3))
+    names = {}
+    real_thread = threading.Thread
+
+    def named_thread(target=None, args=(), daemon=None):
+        thread = real_thread(target=target, args=args, daemon=daemon)
+        names[args[0]] = thread.name
+        return thread
+    monkeypatch.setattr(ssh.threading, 'Thread', named_thread)
+
+    def no_real_sleep(seconds):
+        raise AssertionError('a real sleep of %ss in the wait' % seconds)
+    monkeypatch.setattr(ssh.time, 'sleep', no_real_sleep)
+    ready, pending = ssh.wait_for_logins(targets, timeout=300, poll=0.25, clock=fake.clock, sleep=fake.sleep)
+    assert pending == [] and sorted(ready) == ['vm1', 'vm2', 'vm3']
+    assert tries == accepts                              # not one try more than needed
+    assert names['vm1'] not in fake.sleeps                # answered at once: never slept
+    assert fake.sleeps[names['vm2']] == [0.25, 0.25]      # only between failed tries
+    assert fake.sleeps[names['vm3']] == [0.25] * 4
+    assert ready['vm1'] == 0.0                            # seen the moment it answered (fake clock)
+
+
+def test_a_vm_that_never_answers_ends_at_its_budget_on_the_clock(monkeypatch):
+    fake = _FakeTime()
+    _fake_vms(monkeypatch, {'10.0.0.1': 1, '10.0.0.9': 10 ** 9})
+    why = {}
+    ready, pending = ssh.wait_for_logins({'ok': ('root', '10.0.0.1', 'k', 'kh'), 'mute': ('root', '10.0.0.9', 'k', 'kh')},
+                                         timeout=5, poll=0.25, why=why, clock=fake.clock, sleep=fake.sleep)
+    assert list(ready) == ['ok'] and pending == ['mute']
+    assert 'AuthenticationException: not yet' in why['mute'] and 'budget of 5s ran out' in why['mute'], why
+
+
+def test_one_connection_at_a_time_and_the_login_runs_on_it(vm, monkeypatch):
+    """No probe beside the login: every connection a VM's sshd sees is a login, and the next one is
+    opened only after the last one is closed (a flooded sshd refuses all: MaxStartups)."""
+    opened, logins, open_now, most = [], [], [0], [0]
+    real_open, real_login = ssh.open_ssh, ssh.try_login
+
+    class Counted(object):
+        def __init__(self, sock):
+            self.sock, self.closed = sock, False
+            open_now[0] += 1
+            most[0] = max(most[0], open_now[0])
+
+        def close(self):
+            if not self.closed:
+                self.closed = True
+                open_now[0] -= 1
+            self.sock.close()
+
+        def __getattr__(self, name):
+            return getattr(self.sock, name)
+
+    def counted_open(address, timeout=1.0):
+        sock = real_open(address, timeout)
+        opened.append(sock)
+        return None if sock is None else Counted(sock)
+
+    def counted_login(*args, **kwargs):
+        logins.append(kwargs['sock'])
+        return real_login(*args, **kwargs)
+    monkeypatch.setattr(ssh, 'open_ssh', counted_open)
+    monkeypatch.setattr(ssh, 'try_login', counted_login)
+    ready, pending = ssh.wait_for_logins({'vm01': ('root', '127.0.0.1', vm['key'], vm['known_hosts'])}, timeout=30)
+    assert pending == [] and 'vm01' in ready
+    assert len(logins) == len(opened) and all(isinstance(sock, Counted) for sock in logins)
+    assert most[0] == 1 and open_now[0] == 0
