@@ -144,7 +144,7 @@ def test_without_a_watch_the_budget_is_the_limit(monkeypatch):
 
 def test_a_wait_in_slices_returns_at_the_slice_without_giving_up(monkeypatch):
     """until: the VM still within its budget is pending but not given up (a playbook looks again)."""
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: False)
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: None)
     why, given_up = {}, set()
     began = time.monotonic()
     ready, pending = ssh.wait_for_logins({'vm': ('root', '127.0.0.1', 'k', 'kh')}, timeout=30, poll=0.05,
@@ -157,7 +157,7 @@ def test_a_wait_in_slices_returns_at_the_slice_without_giving_up(monkeypatch):
 def test_a_slice_past_the_budget_gives_up_on_a_vm_quiet_since_before_it(tmp_path, monkeypatch):
     """A wait taken up again: the console's age counts as quiet time, so a VM idle for longer
     than the stall is given up on within the slice (after two looks: CPU time could say otherwise)."""
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: False)
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: None)
     console = tmp_path / 'vm.log'
     console.write_bytes(b'login:')
     watch = boot_watch.BootWatch({'vm': (Dom(), str(console))}, stall=60, quiet_for={'vm': 100.0})

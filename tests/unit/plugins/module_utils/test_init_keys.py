@@ -200,7 +200,7 @@ def test_boot_time_sec_and_distro_and_the_cpu_go_into_the_vm_record():
 
 
 def test_each_vm_waits_for_its_own_ssh_budget(monkeypatch):
-    monkeypatch.setattr(ssh, 'port_open', lambda address, port=22, timeout=0.5: False)
+    monkeypatch.setattr(ssh, 'open_ssh', lambda address, timeout=1.0: None)
     targets = dict((name, ('root', '192.0.2.1', '/k', '/kh')) for name in ('fast', 'slow'))
     why = {}
     ready, pending = ssh.wait_for_logins(targets, timeout=0.5, poll=0.05, why=why, budgets={'slow': 1.5})
