@@ -213,14 +213,14 @@ def _module_args(monkeypatch, args):
     try:
         from ansible.module_utils.testing import patch_module_args
     except ImportError:
-        import ansible.module_utils.basic as basic
+        from ansible.module_utils import basic
         monkeypatch.setattr(basic, '_ANSIBLE_ARGS', json.dumps({'ANSIBLE_MODULE_ARGS': args}).encode('utf-8'))
         return None
     return patch_module_args(args)
 
 
 def test_a_specs_root_password_is_masked_in_the_logged_invocation_and_the_result(monkeypatch, capsys):
-    import ansible.module_utils.basic as basic
+    from ansible.module_utils import basic
     logged = []
     monkeypatch.setattr(basic.AnsibleModule, 'log', lambda self, msg, log_args=None: logged.append((msg, log_args)))
     patched = _module_args(monkeypatch, {'spec': {'domains': {'vm01': {'root-password': 'hunter2-secret'}}}})
