@@ -18,12 +18,10 @@ __metaclass__ = type
 import os
 import shutil
 import tempfile
-import threading
-import time
 
 from ansible_collections.lago.lago.plugins.module_utils import domain, live_snapshot, pool, prefix_vms, qemu_img
 from ansible_collections.lago.lago.plugins.module_utils import saved_memory
-from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError, SnapshotError
+from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, remove_path
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import libvirt, lookup_domain
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
@@ -32,11 +30,9 @@ from ansible_collections.lago.lago.plugins.module_utils.prefix_power import star
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power_state
 from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
 from ansible_collections.lago.lago.plugins.module_utils.snapshot import snapshot_disks
-from ansible_collections.lago.lago.plugins.module_utils.ssh import try_login
 from ansible_collections.lago.lago.plugins.module_utils.sshkeys import read_public_key
 
 RUNNING = 'running'
-LOGIN_TRY = 60.0
 
 
 def problems(state, manifest, name, where):
@@ -174,43 +170,3 @@ def _take_identity(state, manifest, incoming):
         state.vm(vm_name).host_key = manifest['vms'][vm_name]['host_key']
     prefix_vms.write_known_hosts(state)
     state.save()
-
-
-def wait_for_logins(state, names, timeout=300.0):
-    """Wait until each resumed VM accepts an SSH login; {vm: seconds}.
-
-    A resumed guest's sshd listens at once, so the boot wait's short tries
-    (prefix_power.wait_for_ssh) would each start a key exchange the guest may
-    not finish in time under emulation on a loaded host, and those abandoned
-    ones pile up in it. Here each VM has one login at a time, given up to
-    LOGIN_TRY seconds, until ``timeout``. PrefixError naming the VMs that did
-    not answer and why.
-    """
-    layout = state.layout
-    started = time.monotonic()
-    ready, why = {}, {}
-
-    def one(name):
-        vm = state.vm(name)
-        while True:
-            left = started + timeout - time.monotonic()
-            if left <= 0:
-                return
-            error = try_login(vm.ssh_user, vm.address, layout.private_key, layout.known_hosts,
-                              timeout=max(5.0, min(LOGIN_TRY, left)))
-            if error is None:
-                ready[name] = time.monotonic() - started
-                return
-            why[name] = error
-            time.sleep(1.0)
-    threads = [threading.Thread(target=one, args=(name,), daemon=True) for name in names]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout + LOGIN_TRY + 10)
-    pending = sorted(set(names) - set(ready))
-    if pending:
-        raise PrefixError('no SSH login within %ss to the resumed VMs: %s'
-                          % (timeout, '; '.join('%s (%s): %s' % (name, state.vm(name).address, why.get(name, 'not tried'))
-                                                for name in pending)))
-    return ready

@@ -177,7 +177,7 @@ removed:
   elements: str
 '''
 
-from ansible_collections.lago.lago.plugins.module_utils import pool, pool_resume
+from ansible_collections.lago.lago.plugins.module_utils import pool, pool_resume, prefix_power
 from ansible_collections.lago.lago.plugins.module_utils._runtime import LIBVIRT_ARGS, LOCK_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 
@@ -207,7 +207,9 @@ def execute(run):
             values = run.carry_out(pool_resume.plan_resume(conn, state, params['pool'], params['name'],
                                                            ssh=params['pool_ssh'], lock_timeout=params['lock_timeout']))
             if params['wait_for_ssh'] and values.get('resumed') and not run.check_mode:
-                values['ssh_ready'] = pool_resume.wait_for_logins(state, values['resumed'], timeout=params['ssh_timeout'])
+                # The boot's own wait: one login at a time per VM, past the budget while the VM makes progress.
+                values['ssh_ready'] = prefix_power.wait_for_ssh(state, values['resumed'], timeout=params['ssh_timeout'],
+                                                                conn=conn)
         return values
     snapshot = params['snapshot'] or params['name']
     with run.open_prefix(params['prefix']) as state:
