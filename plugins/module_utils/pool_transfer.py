@@ -140,9 +140,12 @@ class RemotePool(object):
             raise SnapshotError('pool %s: %s failed: %s' % (self, what, err))
 
     def _rsync(self, paths, what, options=()):
-        """rsync ``options`` then ``--`` then ``paths`` (sources and the destination)."""
+        """rsync ``options`` then ``--`` then ``paths`` (sources and the destination).
+
+        --perms: every file keeps its mode both ways, so the saved RAM and the
+        exported private key stay 0600 in the remote pool and after an import."""
         try:
-            run(['rsync', '--times', '--chmod=F644', '-e', ' '.join(shlex.quote(arg) for arg in self.ssh)]
+            run(['rsync', '--times', '--perms', '-e', ' '.join(shlex.quote(arg) for arg in self.ssh)]
                 + list(options) + ['--'] + list(paths))
         except LagoError as err:
             raise SnapshotError('pool %s: %s failed: %s' % (self, what, err))

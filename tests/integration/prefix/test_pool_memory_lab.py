@@ -18,6 +18,7 @@ from prefixlib import libvirt_objects
 from snapshotlib import guest, marker, set_marker, state_of
 
 pytestmark = pytest.mark.lab
+FAKE_SSH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'fake-ssh')
 
 COPY = '''
     domains:
@@ -95,6 +96,13 @@ def test_a_memory_state_resumes_running_in_another_prefix(prefixes, ansible_modu
     assert manifest['identity']['file'] in manifest['files']
     again = ansible_module('lago.lago.lago_snapshot_pool', dict(pool=pool_dir, name='live', prefix=prefix))
     assert (again['changed'], again['bytes_moved']) == (False, 0), 'an unchanged memory state moves nothing'
+    # A pool on "another host" (rsync through a stand-in ssh) keeps the secrets 0600 too.
+    remote_dir = tmp_path / 'remote-pool'
+    remote = ansible_module('lago.lago.lago_snapshot_pool', dict(pool='lab@otherhost:%s' % remote_dir, name='live',
+                                                                 prefix=prefix, pool_ssh=FAKE_SSH))
+    assert remote['changed'], remote.get('msg')
+    for name in manifest['files']:
+        assert os.stat(str(remote_dir / 'live' / name)).st_mode & 0o777 == 0o600, name
     address = state_of(prefix)['vms']['vm01']['address']
     gateway = state_of(prefix)['nets']['lan']['gateway']
     playbook('destroy', source).check()  # its subnet is free again: the copies lease it
