@@ -44,7 +44,7 @@ REACH_KEYS = ('ssh_host', 'ssh_user', 'ssh_port', 'ssh_key', 'known_hosts')
 
 def _reach(entry, place, problems, default_path):
     """The recorded entry of one hypervisor: REACH_KEYS and path."""
-    record = dict((key, entry.get(key)) for key in REACH_KEYS)
+    record = dict((key, entry.get(key) or None) for key in REACH_KEYS)
     record['ssh_port'] = int(entry.get('ssh_port') or 22)
     record['ssh_user'] = entry.get('ssh_user') or 'root'
     record['path'] = entry.get('path') or default_path
@@ -157,6 +157,8 @@ def _create(conn, state, new_spec, options, records, facts, in_use):
             for name, vm in state.vms.items():
                 vm.hypervisor = where[name]
                 vm.host_key = prefix_vms.host_key_pair(layout, name)[1]
+                step[0] = 'deploy scripts of %s' % name
+                prefix_vms.copy_scripts(state, name, new_spec['domains'][name])
             for name, net in state.nets.items():
                 net.hypervisors = [host for host in order_of(records)
                                    if any(vm.hypervisor == host and any(nic.net == name for nic in vm.nics)
@@ -185,7 +187,7 @@ def part_of(state, spec, host):
     """What hypervisor ``host`` builds of the controller's prefix ``state`` (its init ``spec``).
 
     A dict: hypervisor, path, uuid, spec (the init spec of its VMs and their
-    nets, no pins), nets ({name: subnet, gateway, dhcp, mtu, bridge_only,
+    nets, no pins, no deploy scripts: those are the controller's), nets ({name: subnet, gateway, dhcp, mtu, bridge_only,
     remote_hosts}), vms ({name: nics, host_key}), tunnels (tunnels_of).
     """
     names = [name for name, vm in state.vms.items() if vm.hypervisor == host]
@@ -194,6 +196,10 @@ def part_of(state, spec, host):
     for name in names:
         domains[name] = dict((key, value) for key, value in copy.deepcopy(spec['domains'][name]).items()
                              if key != 'hypervisor')
+        # Deploy scripts stay on the controller (deploy runs from there): copied into its prefix.
+        if 'deploy-scripts' in (domains[name].get('metadata') or {}):
+            domains[name]['metadata'] = dict((key, value) for key, value in domains[name]['metadata'].items()
+                                             if key != 'deploy-scripts')
     nets = {}
     for name in used:
         net = state.net(name)

@@ -23,12 +23,15 @@ from ansible_collections.lago.lago.tests.unit.plugins.fake_libvirt import FakeCo
 POOL = '10.213.0.0/24-10.213.9.0/24'
 
 
-def spec(**pins):
+def spec(tmp_path, **pins):
+    script = tmp_path / 'deploy.sh'
+    script.write_text('#!/bin/sh\n')
     domains = {}
     for name in ('web01', 'db01'):
         vm = {'nics': [{'net': 'lan'}], 'disks': [{'type': 'empty', 'size': '1G', 'name': 'root'}], 'memory': 512}
         if pins.get(name):
             vm['hypervisor'] = pins[name]
+        vm['metadata'] = {'deploy-scripts': [str(script)]}
         domains[name] = vm
     domains['db01']['nics'].append({'net': 'storage'})
     return normalize_spec({'domains': domains, 'nets': {'lan': {'management': True, 'dns_domain_name': 'lago.local'},
@@ -54,7 +57,7 @@ def init(tmp_path, new_spec, hvs, check=False):
 
 
 def test_the_controller_records_placement_leases_and_reach(tmp_path):
-    values, state, options = init(tmp_path, spec(web01='hv1', db01='hv2'), hypervisors())
+    values, state, options = init(tmp_path, spec(tmp_path, web01='hv1', db01='hv2'), hypervisors())
     assert values['changed'] and state.ready
     assert dict((name, vm.hypervisor) for name, vm in state.vms.items()) == {'web01': 'hv1', 'db01': 'hv2'}
     assert state.hypervisors['hv2'] == dict(ssh_host='192.168.250.12', ssh_user='root', ssh_port=22, ssh_key='/k',
@@ -71,13 +74,15 @@ def test_the_controller_records_placement_leases_and_reach(tmp_path):
 
 
 def test_the_parts_split_the_net_and_lower_its_mtu(tmp_path):
-    values, state, _options = init(tmp_path, spec(web01='hv1', db01='hv2'), hypervisors())
+    values, state, _options = init(tmp_path, spec(tmp_path, web01='hv1', db01='hv2'), hypervisors())
     parts = values['parts']
     assert sorted(parts) == ['hv1', 'hv2']
     one, two = parts['hv1'], parts['hv2']
     assert one['uuid'] == two['uuid'] == state.uuid
     assert sorted(one['spec']['domains']) == ['web01'] and sorted(two['spec']['domains']) == ['db01']
     assert 'hypervisor' not in two['spec']['domains']['db01']
+    assert 'deploy-scripts' not in two['spec']['domains']['db01']['metadata']
+    assert [os.path.basename(path) for path in state.vm('db01').metadata['deploy-scripts']] == ['01-deploy.sh']
     assert sorted(one['spec']['nets']) == ['lan'] and sorted(two['spec']['nets']) == ['lan', 'storage']
     lan = state.net('lan')
     assert one['nets']['lan']['mtu'] == two['nets']['lan']['mtu'] == vxlan.tunnel_mtu(None)
@@ -95,22 +100,22 @@ def test_the_parts_split_the_net_and_lower_its_mtu(tmp_path):
 
 
 def test_unpinned_vms_are_placed_and_an_unchanged_rerun_changes_nothing(tmp_path):
-    first, state, _options = init(tmp_path, spec(), hypervisors())
+    first, state, _options = init(tmp_path, spec(tmp_path), hypervisors())
     assert sorted(vm.hypervisor for vm in state.vms.values()) == ['hv1', 'hv2']
-    again, _state, _options = init(tmp_path, spec(), hypervisors())
+    again, _state, _options = init(tmp_path, spec(tmp_path), hypervisors())
     assert not again['changed'] and again['parts'] == first['parts']
 
 
 def test_leases_avoid_the_hypervisors_routes(tmp_path):
     routes = ['10.213.0.0/23', '10.213.2.7/32']
-    _values, state, _options = init(tmp_path, spec(web01='hv1'), hypervisors(routes))
+    _values, state, _options = init(tmp_path, spec(tmp_path, web01='hv1'), hypervisors(routes))
     for net in state.nets.values():
         assert not any(ipaddress.IPv4Network(net.subnet).overlaps(ipaddress.IPv4Network(route, strict=False))
                        for route in routes), net.subnet
 
 
 def test_check_mode_makes_nothing(tmp_path):
-    values, _state, _options = init(tmp_path, spec(web01='hv1'), hypervisors(), check=True)
+    values, _state, _options = init(tmp_path, spec(tmp_path, web01='hv1'), hypervisors(), check=True)
     assert values['changed'] and values['parts'] is None
     assert not (tmp_path / 'prefix').exists() and not os.listdir(str(tmp_path / 'leases'))
 
@@ -126,7 +131,7 @@ def test_check_mode_makes_nothing(tmp_path):
 ])
 def test_bad_input_is_refused_naming_it_with_nothing_left(tmp_path, pins, hvs, message):
     with pytest.raises(SpecError) as caught:
-        init(tmp_path, spec(**pins), hvs)
+        init(tmp_path, spec(tmp_path, **pins), hvs)
     assert message in str(caught.value)
     assert not (tmp_path / 'prefix').exists() and not os.listdir(str(tmp_path / 'leases'))
 
@@ -151,7 +156,7 @@ def build_part(tmp_path, part, state):
 
 
 def test_a_part_is_a_single_host_prefix_with_the_controllers_choices(tmp_path):
-    values, state, _options = init(tmp_path, spec(web01='hv1', db01='hv2'), hypervisors())
+    values, state, _options = init(tmp_path, spec(tmp_path, web01='hv1', db01='hv2'), hypervisors())
     one, conn1 = build_part(tmp_path, values['parts']['hv1'], state)
     two, conn2 = build_part(tmp_path, values['parts']['hv2'], state)
     assert one.uuid == two.uuid == state.uuid and one.short_id == state.short_id
