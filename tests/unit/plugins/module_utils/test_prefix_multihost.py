@@ -14,7 +14,8 @@ import os
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_multihost, subnet_lease, vxlan
+from ansible_collections.lago.lago.plugins.module_utils import placement, prefix_build, prefix_multihost, subnet_lease, vxlan
+from ansible_collections.lago.lago.plugins.module_utils.host_subnets import InUse
 from ansible_collections.lago.lago.plugins.module_utils.errors import SpecError
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import open_prefix
 from ansible_collections.lago.lago.plugins.module_utils.spec_normalize import normalize_spec
@@ -173,3 +174,18 @@ def test_a_part_is_a_single_host_prefix_with_the_controllers_choices(tmp_path):
     assert two.net('lan').mtu == 1450  # what the seeds carry (make_seed: the net's MTU)
     with open(two.layout.private_key) as handle, open(state.layout.private_key) as mine:
         assert handle.read() == mine.read()
+
+
+def test_a_hypervisor_reports_its_memory_domains_and_routes(monkeypatch):
+    class Conn(object):
+        def getFreeMemory(self):  # noqa: N802 (libvirt's name)
+            return 3 * 1024 * 1024 * 1024 + 5
+
+        def listAllDomains(self):  # noqa: N802
+            return ['a', 'b']
+    found = [InUse(ipaddress.IPv4Network('192.168.250.0/24'), 'lagohv', ('lagohv',)),
+             InUse(ipaddress.IPv4Network('10.0.0.0/8'), 'route', ()),
+             InUse(ipaddress.IPv4Network('192.168.250.0/24'), 'route', ())]
+    monkeypatch.setattr(placement, 'host_in_use', lambda: found)
+    assert placement.hypervisor_report(Conn()) == dict(facts=dict(free_memory_mib=3072, vms=2),
+                                                       routes=['10.0.0.0/8', '192.168.250.0/24'])
