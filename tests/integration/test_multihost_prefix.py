@@ -105,6 +105,16 @@ def play(name, extra, inventory, cwd):
     return labrun.playbook(name, extra, '-i', inventory, cwd=cwd, timeout=1800)
 
 
+def play_without(host, name, extra, inventory, cwd):
+    """The playbook run while ``host`` cannot be reached (its underlay link down, no SSH connection kept open)."""
+    subprocess.run(['ip', 'link', 'set', 'dev', host, 'down'], check=True)
+    try:
+        return labrun.playbook(name, extra, '-i', inventory, cwd=cwd, timeout=1800,
+                               env=dict(ANSIBLE_SSH_ARGS='-o ControlMaster=no', ANSIBLE_TIMEOUT='10'))
+    finally:
+        subprocess.run(['ip', 'link', 'set', 'dev', host, 'up'], check=True)
+
+
 def test_multihost_init_again_and_destroy(hypervisors, lab_host_dirs, http_repo, tmp_path, unique_name):
     inventory, addresses = hypervisors
     work = pinned_demo(tmp_path)
@@ -112,6 +122,11 @@ def test_multihost_init_again_and_destroy(hypervisors, lab_host_dirs, http_repo,
     os.makedirs(lab_host_dirs['lease_dir'], exist_ok=True)
     short_id = None
     try:
+        # hv2 unreachable: init fails naming it before the controller makes anything.
+        failed = play_without('hv2', 'init', extra, inventory, work)
+        assert failed.rc != 0 and 'fatal: [hv2]: UNREACHABLE!' in failed.output, failed.output[-3000:]
+        assert 'hypervisor(s) hv2 did not answer' in failed.output, failed.output[-3000:]
+        assert not os.path.exists(os.path.join(work, '.lago'))
         init = play('init', extra, inventory, work).check()
         assert init.recap()['hv1']['changed'] and init.recap()['hv2']['changed'], init.stdout[-3000:]
         state = json.load(open(os.path.join(work, '.lago', 'state.json')))
@@ -142,14 +157,9 @@ def test_multihost_init_again_and_destroy(hypervisors, lab_host_dirs, http_repo,
         again = play('init', extra, inventory, work).check()
         assert again.changed() == 0, again.stdout[-3000:]
 
-        # Destroy with hv2 unreachable (its underlay link down, no SSH connection kept open): the run
-        # fails naming hv2, the controller keeps its record and lease; the next run converges.
-        subprocess.run(['ip', 'link', 'set', 'dev', 'hv2', 'down'], check=True)
-        try:
-            failed = labrun.playbook('destroy', extra, '-i', inventory, cwd=work, timeout=1800,
-                                     env=dict(ANSIBLE_SSH_ARGS='-o ControlMaster=no', ANSIBLE_TIMEOUT='10'))
-        finally:
-            subprocess.run(['ip', 'link', 'set', 'dev', 'hv2', 'up'], check=True)
+        # Destroy with hv2 unreachable: the run fails naming hv2, the controller keeps its record
+        # and lease; the next run converges.
+        failed = play_without('hv2', 'destroy', extra, inventory, work)
         assert failed.rc != 0 and 'fatal: [hv2]: UNREACHABLE!' in failed.output, failed.output[-3000:]
         assert os.path.exists(os.path.join(work, '.lago', 'state.json'))
         assert len(subnet_lease.leases_of(lab_host_dirs['lease_dir'], owner)) == 1
