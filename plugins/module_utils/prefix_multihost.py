@@ -121,8 +121,7 @@ def plan_controller(conn, state, new_spec, options, hypervisors):
             raise PrefixError('prefix %s spans hypervisors %s: changes of a multi-host prefix (its VMs, nets or '
                               'hypervisors) are not applied yet; destroy it and init it again'
                               % (state.path, ', '.join(sorted(state.hypervisors))))
-        return Plan('prefix', old_spec, old_spec, [], values=dict(changes=diff, parts=parts(state, old_spec),
-                                                                     prefix=None))
+        return Plan('prefix', old_spec, old_spec, [], values=dict(changes=diff, parts=parts(state, old_spec), prefix=None))
     new_spec = seal_passwords(new_spec)
     diff = spec_diff.spec_diff(None, new_spec)
     hosts = sorted(records)
