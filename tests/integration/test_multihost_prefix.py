@@ -200,6 +200,11 @@ def _console_seen_from_controller(host, console):
                         console[len(private):]) if console.startswith(private) else console
 
 
+BOOT_BUDGET = 300
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2 * 4 * BOOT_BUDGET + 900)  # each VM's wait may follow a slow boot to 4 budgets; the playbooks
 def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo, tmp_path, unique_name):
     """Both VMs start on their hypervisors, db01 resolves and reaches web01 over the lab net (across the
     tunnel), SSH from the controller reaches both through hv1 with the prefix's strict known_hosts, a
@@ -230,7 +235,7 @@ def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo
             try:
                 console = _console_seen_from_controller(host, os.path.join(part, 'logs', '%s.console.log' % name))
                 watch = boot_watch.BootWatch({name: (conn.lookupByName('%s-%s' % (short_id, name)), console)})
-                wait_for_login(name, lambda name=name: ssh_vm(name, 'true'), 300, watch, console)
+                wait_for_login(name, lambda name=name: ssh_vm(name, 'true'), BOOT_BUDGET, watch, console)
             finally:
                 conn.close()
         # db01 (on hv2) resolves web01 (on hv1) through the one DNS server and reaches it over the
