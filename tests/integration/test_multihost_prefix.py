@@ -208,8 +208,8 @@ BOOT_BUDGET = 300
 def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo, tmp_path, unique_name):
     """Both VMs start on their hypervisors, db01 resolves and reaches web01 over the lab net (across the
     tunnel), SSH from the controller reaches both through hv1 with the prefix's strict known_hosts, a
-    second init + start changes nothing, status shows each VM running on its hypervisor, and destroy
-    leaves nothing anywhere."""
+    second init + start changes nothing, status shows each VM running on its hypervisor, stop shuts both
+    off, and destroy leaves nothing anywhere."""
     inventory, _addresses = hypervisors
     work = pinned_demo(tmp_path)
     extra = mh_vars(lab_host_dirs, http_repo, unique_name)
@@ -256,6 +256,11 @@ def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo
         for host, name in (('hv1', 'web01'), ('hv2', 'db01')):
             assert 'vm %s: running on %s at %s' % (name, host, state['vms'][name]['address']) in status.stdout, \
                 status.stdout[-3000:]
+        # stop: each VM shut off on its hypervisor.
+        play('stop', extra, inventory, work).check()
+        status = play('status', extra, inventory, work).check()
+        for host, name in (('hv1', 'web01'), ('hv2', 'db01')):
+            assert 'vm %s: shut off on %s' % (name, host) in status.stdout, status.stdout[-3000:]
         play('destroy', extra, inventory, work).check()
     finally:
         play('destroy', extra, inventory, work)
