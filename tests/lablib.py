@@ -123,35 +123,44 @@ class BootedVM(object):
         console grows or it uses CPU, as on a loaded machine), up to four times
         the budget.
         """
-        started = time.monotonic()
-        last, stalled = None, None
         watch = None
         if conn is not None:
             watch = boot_watch.BootWatch({self.name: (conn.lookupByName(self.name), self.console_log)})
+        return wait_for_login(self.name, lambda: self.ssh('true', timeout=30), timeout, watch, self.console_log)
 
-        def keep_waiting():
-            nonlocal stalled
-            now = time.monotonic()
-            if now < started + timeout:
-                if watch is not None:
-                    watch.look(self.name)
-                return True
-            if watch is None or now >= started + 4 * timeout:
-                return False
-            stalled = watch.verdict(self.name)
-            return stalled is None
-        while keep_waiting():
-            last = self.ssh('true', timeout=30)
-            if last.returncode == 0:
-                return time.monotonic()
-            time.sleep(0.5)
-        tail = ''
-        if os.path.exists(self.console_log):
-            with open(self.console_log, errors='replace') as handle:
-                tail = ''.join(handle.readlines()[-40:])
-        raise AssertionError('no SSH login to %s within %ds%s (last: %s)\nconsole tail:\n%s'
-                             % (self.name, time.monotonic() - started, ': %s' % stalled if stalled else '',
-                                last.stderr.strip() if last else '-', tail))
+
+def wait_for_login(name, try_login, timeout=180, watch=None, console_log=None):
+    """Call ``try_login`` (a completed process) until it succeeds; the monotonic time it did.
+
+    With ``watch`` (a boot_watch.BootWatch holding ``name``), a VM whose budget ran
+    out is still waited for while it visibly progresses, up to four times the budget.
+    """
+    started = time.monotonic()
+    last, stalled = None, None
+
+    def keep_waiting():
+        nonlocal stalled
+        now = time.monotonic()
+        if now < started + timeout:
+            if watch is not None:
+                watch.look(name)
+            return True
+        if watch is None or now >= started + 4 * timeout:
+            return False
+        stalled = watch.verdict(name)
+        return stalled is None
+    while keep_waiting():
+        last = try_login()
+        if last.returncode == 0:
+            return time.monotonic()
+        time.sleep(0.5)
+    tail = ''
+    if console_log and os.path.exists(console_log):
+        with open(console_log, errors='replace') as handle:
+            tail = ''.join(handle.readlines()[-40:])
+    raise AssertionError('no SSH login to %s within %ds%s (last: %s)\nconsole tail:\n%s'
+                         % (name, time.monotonic() - started, ': %s' % stalled if stalled else '',
+                            last.stderr.strip() if last else '-', tail))
 
 
 def lab_connection():

@@ -103,9 +103,9 @@ class RepoHandler(http.server.SimpleHTTPRequestHandler):
 class RepoServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, directory, port=0):
+    def __init__(self, directory, port=0, host='127.0.0.1'):
         handler = functools.partial(RepoHandler, directory=directory)
-        super().__init__(('127.0.0.1', port), handler)
+        super().__init__((host, port), handler)
         self.requests = collections.Counter()
         self.counter_lock = threading.Lock()
         self.truncate = {}     # URL path -> bytes each response sends before it hangs up
@@ -117,7 +117,7 @@ class RepoServer(http.server.ThreadingHTTPServer):
 
     @property
     def url(self):
-        return 'http://127.0.0.1:%d' % self.server_address[1]
+        return 'http://%s:%d' % self.server_address[:2]
 
     def count(self, path):
         """How many GET requests asked for ``path`` (URL path, leading slash)."""
@@ -125,9 +125,9 @@ class RepoServer(http.server.ThreadingHTTPServer):
             return self.requests[path]
 
 
-def start_in_thread(directory):
-    """A running RepoServer on a free port; call ``server.shutdown()`` to stop it."""
-    server = RepoServer(directory)
+def start_in_thread(directory, host='127.0.0.1'):
+    """A running RepoServer on a free port of ``host``; call ``server.shutdown()`` to stop it."""
+    server = RepoServer(directory, host=host)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return server

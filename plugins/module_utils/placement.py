@@ -22,6 +22,7 @@ memory of the VMs is not compared with the host's): qemu says when it cannot.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.lago.lago.plugins.module_utils.host_subnets import host_in_use
 from ansible_collections.lago.lago.plugins.module_utils.spec_checks import Problems
 from ansible_collections.lago.lago.plugins.module_utils.values import fail
 
@@ -79,3 +80,9 @@ def place(domains, facts, placed=None):
 def hypervisor_facts(conn):
     """What placement needs to know of the hypervisor behind ``conn``: its free memory and number of VMs."""
     return dict(free_memory_mib=conn.getFreeMemory() // MIB, vms=len(conn.listAllDomains()))
+
+
+def hypervisor_report(conn):
+    """What the controller of a multi-host prefix needs of this hypervisor: ``facts`` (hypervisor_facts)
+    and ``routes``, the IPv4 networks of its own addresses and routes (a leased /24 must avoid them)."""
+    return dict(facts=hypervisor_facts(conn), routes=sorted(set(str(entry.network) for entry in host_in_use())))

@@ -23,7 +23,7 @@ from ansible_collections.lago.lago.plugins.module_utils import (
 from ansible_collections.lago.lago.plugins.module_utils.spec_checks import spec_error
 from ansible_collections.lago.lago.plugins.module_utils.spec_secrets import seal_passwords
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError
-from ansible_collections.lago.lago.plugins.module_utils.files import read_json, write_json
+from ansible_collections.lago.lago.plugins.module_utils.files import atomic_write, read_json, write_json
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import describe
 from ansible_collections.lago.lago.plugins.module_utils.rollback import Rollback
@@ -37,7 +37,14 @@ class Options(object):
     """Where a prefix finds its templates, leases and libvirt."""
 
     def __init__(self, template_repo=None, template_store=None, lease_dir=None,
-                 libvirt_uri='qemu:///system', virt_type='kvm', subnet_pool=None):
+                 libvirt_uri='qemu:///system', virt_type='kvm', subnet_pool=None, part=None, part_keys=None,
+                 also_in_use=()):
+        # A part of a multi-host prefix (prefix_multihost.part_of): its uuid, nets and NICs
+        # are the controller's (no lease here), part_keys its key pair and host keys.
+        self.part = part
+        self.part_keys = part_keys or {}
+        # What leases must avoid besides this host's own (the hypervisors' routes: host_subnets.InUse).
+        self.also_in_use = tuple(also_in_use)
         self.template_repo = template_repo
         self.template_store = template_store
         self.lease_dir = lease_dir
@@ -169,15 +176,13 @@ def _create(conn, state, new_spec, options):
     try:
         with Rollback() as undo:
             undo.push('prefix files of %s' % layout.path, lambda: _undo_create(conn, state))
-            _new_layout(state, options)
+            new_layout(state, options)
             faults.point('init.after_layout')
             step[0] = 'leases'
-            _lease_subnets(conn, state, new_spec, options)
+            lease_subnets(conn, state, new_spec, options)
             state.save()
             step[0] = 'addresses'
-            for name in sorted(new_spec['domains']):
-                state.add_vm(name, prefix_vms.new_vm(state, name, new_spec['domains'][name]))
-            state.save()
+            add_vms(state, new_spec, options)
             for name in state.vm_names:
                 step[0] = 'disks of %s' % name
                 prefix_vms.make_disks(state, name, new_spec['domains'][name])
@@ -221,11 +226,20 @@ def _undo_create(conn, state):
     prefix_teardown.remove_own_files(state.layout)
 
 
-def _new_layout(state, options):
+def new_layout(state, options):
+    """The prefix's directories, uuid and key pair (a part's: the controller's), in a fresh state."""
     layout = state.layout
     for path in layout.subdirs():
         os.makedirs(path, exist_ok=True)
-    owner, _created = lease_owner.ensure_owner(layout.uuid_file)
+    part = options.part or {}
+    owner, _created = lease_owner.ensure_owner(layout.uuid_file, uuid=part.get('uuid'))
+    if part and owner.uuid != part['uuid']:
+        raise PrefixError('%s belongs to another prefix (uuid %s, not %s): not a place for this part'
+                          % (layout.path, owner.uuid, part['uuid']))
+    keys = options.part_keys
+    if keys.get('private_key'):
+        atomic_write(layout.private_key, keys['private_key'].rstrip('\n') + '\n', mode=0o600)
+        atomic_write(layout.public_key, keys['public_key'].rstrip('\n') + '\n', mode=0o644)
     if not os.path.exists(layout.private_key):
         # RSA for Lago's id_rsa (every sshd takes it); 2048 bits keeps init fast.
         sshkeys.generate_keypair(layout.private_key, key_type='rsa', bits=2048,
@@ -234,19 +248,43 @@ def _new_layout(state, options):
                 libvirt_uri=options.libvirt_uri, virt_type=options.virt_type,
                 template_repo=options.template_repo, template_store=options.template_store,
                 lease_dir=options.lease_dir)
+    if part:
+        state.part_of = part['hypervisor']
+    state.save()
+
+
+def add_vms(state, new_spec, options):
+    """The record of every VM of ``new_spec`` (a part's: with the NICs and host keys the controller chose)."""
+    part = options.part or {}
+    for name in sorted(new_spec['domains']):
+        record = prefix_vms.new_vm(state, name, new_spec['domains'][name])
+        if part:
+            record.update(nics=[dict(nic) for nic in part['vms'][name]['nics']])
+            record.update(address=next(nic['ip'] for nic in record['nics'] if nic['net'] == record['management_net']))
+            private = (options.part_keys.get('host_keys') or {}).get(name)
+            if private:
+                prefix_vms.write_host_key(state.layout, name, private, part['vms'][name]['host_key'])
+        state.add_vm(name, record)
     state.save()
 
 
 # ------------------------------------------------------------------ networks
 
-def _lease_subnets(conn, state, new_spec, options):
+def lease_subnets(conn, state, new_spec, options):
+    """Each net's record and, unless it is a bridge, its leased /24 (a part's nets: as the controller leased them)."""
     owner = state.owner
+    part_nets = (options.part or {}).get('nets')
     for name, net_spec in sorted(new_spec['nets'].items()):
         libvirt_name, bridge = network.derive_names(state.uuid, name)
         net = state.add_net(name, dict(libvirt_name=libvirt_name, bridge=bridge, type=net_spec['type'],
                                        management=net_spec['management'], mtu=net_spec.get('mtu'),
                                        dns_domain=net_spec.get('dns_domain_name'), leased=False,
                                        subnet=None, gateway=None, dhcp=None))
+        if part_nets is not None:
+            given = part_nets[name]
+            net.update(**dict((key, given.get(key)) for key in ('subnet', 'gateway', 'dhcp', 'mtu')))
+            net.update(bridge_only=bool(given.get('bridge_only')), remote_hosts=list(given.get('remote_hosts') or []))
+            continue
         if net_spec['type'] == 'bridge':
             continue
         # Recorded before the lease is written: a crash in between leaves a
@@ -254,7 +292,7 @@ def _lease_subnets(conn, state, new_spec, options):
         net.leased = True
         # Not a /24 the host or another libvirt network already uses (our own net and bridge aside).
         lease = subnet_lease.acquire(options.lease_dir, owner, subnet=net_spec.get('gw'), pool=options.subnet_pool,
-                                     conn=conn, own=(libvirt_name, bridge))
+                                     conn=conn, own=(libvirt_name, bridge), also_in_use=options.also_in_use)
         faults.point('init.after_lease')
         subnet = ipaddress.IPv4Network(lease['subnet'])
         net.update(subnet=lease['subnet'], gateway=lease['gateway'])
@@ -267,9 +305,10 @@ def _lease_subnets(conn, state, new_spec, options):
 def _net_description(state, name):
     """The libvirt network a prefix net needs, with a DHCP and DNS entry per VM."""
     net = state.net(name)
-    if net.type == 'bridge':
+    if net.type == 'bridge' or net.bridge_only:
         return network.describe(net.libvirt_name, net.bridge, net_type='bridge', mtu=net.mtu)
-    hosts, dns_hosts = [], {}
+    hosts = [dict(entry) for entry in net.remote_hosts]
+    dns_hosts = dict((entry['name'], entry['ip']) for entry in hosts) if net.management else {}
     for vm_name, vm in state.vms.items():
         for nic in vm.nics:
             if nic.net == name and nic.ip:

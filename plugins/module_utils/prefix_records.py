@@ -185,3 +185,9 @@ class Net(Record):
     subnet = _field('subnet')
     gateway = _field('gateway')
     dhcp = _field('dhcp')
+    hypervisors = _field('hypervisors', (), 'a multi-host prefix\'s controller: the hypervisors with a VM on the '
+                                            'net, the first (gateway, DHCP, DNS) first; empty: a single-host net')
+    bridge_only = _field('bridge_only', False, 'a part of a multi-host prefix: the net is a plain bridge here, '
+                                               'its gateway, DHCP and DNS are on another hypervisor')
+    remote_hosts = _field('remote_hosts', (), 'a part of a multi-host prefix: the DHCP reservations and DNS '
+                                              'names ({mac, ip, name}) of the net\'s VMs on other hypervisors')

@@ -197,6 +197,25 @@ class PrefixState(object):
                            doc='whether init made the prefix directory (destroy removes only such a one)')
 
     @property
+    def hypervisors(self):
+        """A multi-host prefix's controller: {inventory name: {ssh_host, ssh_user, ssh_port, ssh_key,
+        known_hosts, path}} (how to reach each hypervisor, where its part is); empty: a single-host prefix."""
+        return copy.deepcopy(self._data.get('hypervisors') or {})
+
+    @hypervisors.setter
+    def hypervisors(self, value):
+        self._data['hypervisors'] = copy.deepcopy(dict(value))
+
+    @property
+    def part_of(self):
+        """A part of a multi-host prefix (built on one hypervisor): the hypervisor's name; else None."""
+        return self._data.get('part_of')
+
+    @part_of.setter
+    def part_of(self, value):
+        self._data['part_of'] = value
+
+    @property
     def status(self):
         return self._data.get('status')
 

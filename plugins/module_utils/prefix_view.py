@@ -29,6 +29,8 @@ def vm_view(vm, conn=None):
         vm_type=vm.vm_type, groups=vm.groups, memory=vm.memory, vcpu=vm.vcpu,
         disks=[dict(name=d.name, dev=d.dev, path=d.path, format=d.format, type=d.type) for d in vm.disks],
         ssh_user=vm.ssh_user)
+    if vm.hypervisor:
+        entry['hypervisor'] = vm.hypervisor
     if conn is not None:
         entry['state'] = power_state(conn, vm)
     return entry
@@ -43,7 +45,8 @@ def power_state(conn, vm):
 def describe(state, conn=None):
     """The prefix (a prefix_state.PrefixState) as the modules return it."""
     layout = state.layout
-    return dict(path=layout.path, uuid=state.uuid, short_id=state.short_id,
+    more = dict(hypervisors=state.hypervisors) if state.hypervisors else {}
+    return dict(more, path=layout.path, uuid=state.uuid, short_id=state.short_id,
                 ssh_key=layout.private_key, known_hosts=layout.known_hosts, virt_type=state.virt_type,
                 nets=dict((name, net_view(net, conn)) for name, net in state.nets.items()),
                 vms=dict((name, vm_view(vm, conn)) for name, vm in state.vms.items()))

@@ -116,14 +116,7 @@ def make_seed(state, name, vm_spec):
         return
     layout = state.layout
     vm = state.vm(name)
-    key_path = layout.host_key(name)
-    if not os.path.exists(key_path):
-        private, public = sshkeys.make_host_key(comment=name)
-        atomic_write(key_path, private, mode=0o600)
-        atomic_write(key_path + '.pub', public + '\n')
-    with open(key_path) as handle:
-        private = handle.read()
-    public = sshkeys.read_public_key(key_path + '.pub')
+    private, public = host_key_pair(layout, name)
     management = state.management_net(vm)
     seed_nics = []
     for nic in vm.nics:
@@ -145,6 +138,23 @@ def make_seed(state, name, vm_spec):
     seed.write_seed_image(vm.seed, files)
     vm.host_key = public
     state.save()
+
+
+def write_host_key(layout, name, private, public):
+    """The SSH host key pair of VM ``name`` in the prefix (private 0600)."""
+    key_path = layout.host_key(name)
+    atomic_write(key_path, private.rstrip('\n') + '\n', mode=0o600)
+    atomic_write(key_path + '.pub', public.rstrip('\n') + '\n')
+
+
+def host_key_pair(layout, name):
+    """(private, public) SSH host key of VM ``name``, made the first time it is asked for."""
+    key_path = layout.host_key(name)
+    if not os.path.exists(key_path):
+        write_host_key(layout, name, *sshkeys.make_host_key(comment=name))
+    with open(key_path) as handle:
+        private = handle.read()
+    return private, sshkeys.read_public_key(key_path + '.pub')
 
 
 def copy_scripts(state, name, vm_spec):

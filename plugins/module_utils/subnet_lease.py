@@ -287,7 +287,7 @@ def _lease_result(lease_dir, pool, owner, octet, new):
 
 
 def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_run=False,
-            conn=None, own=(), host=True):
+            conn=None, own=(), host=True, also_in_use=()):
     """Lease a /24 for ``owner`` (an Owner) and return it as a dict.
 
     ``subnet`` asks for one /24 (see parse_subnet); held by the same owner it
@@ -299,7 +299,8 @@ def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_
     (``host``; see host_subnets.host_in_use) or the subnet of a libvirt network on
     ``conn`` (when given). Entries of the interfaces or libvirt networks
     named in ``own`` (the caller's own network and bridge) do not count.
-    ``dry_run`` only says what would be leased.
+    ``also_in_use`` (host_subnets.InUse entries) counts too: the routes of
+    the other hosts a multi-host prefix spans. ``dry_run`` only says what would be leased.
     Keys: octet, subnet (CIDR), gateway, path, owner, uuid, new.
     """
     owner = Owner(*owner)
@@ -307,7 +308,7 @@ def acquire(lease_dir, owner, subnet=None, pool=None, timeout=LOCK_TIMEOUT, dry_
     wanted = None if subnet is None else parse_subnet(subnet, pool)
 
     def in_use():
-        return host_subnets.subnets_in_use(conn, own, host)
+        return host_subnets.subnets_in_use(conn, own, host) + list(also_in_use)
     _check_lease_dir(lease_dir, write=True)  # check mode too: it must predict this failure
     if dry_run:
         with _lease_dir_errors(lease_dir, 'read leases'):

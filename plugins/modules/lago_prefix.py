@@ -103,6 +103,46 @@ options:
       - The /24s NAT nets are leased from, as C(192.168.200.0/24-192.168.255.0/24)
         (the default).
     type: str
+  hypervisors:
+    description:
+      - Makes this the B(controller) of a prefix spread over several hypervisors (docs/MULTIHOST.md); none given,
+        the prefix is a single-host one, exactly as without this option.
+      - With C(present), the controller checks the init file's C(hypervisor) pins against these names, places every
+        VM, leases each NAT net's /24 once in O(lease_dir) (free of this host's and every hypervisor's O(hypervisors[].routes)),
+        gives every NIC its MAC and address, makes the key pair and each VM's host key, and records it all. It makes
+        no libvirt object and no disk; it returns in RV(parts) what each hypervisor builds (with O(part)).
+      - C(started) and C(stopped) are refused on a controller (the parts are started on the hypervisors).
+    type: list
+    elements: dict
+    suboptions:
+      name: {description: The hypervisor's inventory name., type: str, required: true}
+      facts:
+        description: What placement needs, as C(lago_prefix_info) or C(placement.hypervisor_facts) gather it.
+        type: dict
+        required: true
+        suboptions:
+          free_memory_mib: {description: Free memory in MiB., type: int, required: true}
+          vms: {description: How many domains it has., type: int, required: true}
+      routes:
+        description: The hypervisor's own IPv4 routes and addresses (CIDRs) a leased /24 must not overlap.
+        type: list
+        elements: str
+        default: []
+      ssh_host: {description: How it is reached (its C(ansible_host)); also its underlay address for the tunnels., type: str, required: true}
+      ssh_user: {description: SSH user., type: str, default: root}
+      ssh_port: {description: SSH port., type: int, default: 22}
+      ssh_key: {description: The private key that logs into it., type: path}
+      known_hosts: {description: The known_hosts file with its host key., type: path}
+      path: {description: Where its part is built on it (default O(path))., type: path}
+  part:
+    description:
+      - Builds this prefix as the B(part) of a multi-host prefix on one hypervisor - one element of the
+        controller's RV(parts), with the part's spec in O(spec). The uuid, nets, addresses and MACs are the
+        controller's (no lease is taken here); the net is a plain bridge when another hypervisor holds its gateway.
+    type: dict
+  part_keys:
+    description: With O(part), the controller's key pair (C(private_key), C(public_key)) and the VMs' private host keys (C(host_keys)).
+    type: dict
 extends_documentation_fragment:
   - lago.lago.lago.attributes
   - lago.lago.lago.lock
@@ -181,6 +221,13 @@ ssh_ready:
   returned: state=started with wait_for_ssh
   type: dict
   sample: {vm01: 27.4}
+parts:
+  description: >-
+    A controller (O(hypervisors)) - per hypervisor with VMs, what it builds - hypervisor, path, uuid, spec, nets, vms
+    and tunnels (the arguments of M(lago.lago.lago_vxlan) for each net spread over several hypervisors). None in check
+    mode on a new prefix.
+  returned: state=present with hypervisors
+  type: dict
 removed:
   description: What destroy removed.
   returned: state=absent
@@ -190,11 +237,11 @@ removed:
 
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_power, prefix_teardown
+from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_multihost, prefix_power, prefix_teardown
 from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
 from ansible_collections.lago.lago.plugins.module_utils._runtime import (
     LEASE_ARGS, LIBVIRT_ARGS, LOCK_ARGS, TEMPLATE_ARGS, run_module)
-from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixDamaged, PrefixGone
+from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixDamaged, PrefixError, PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, read_state_file
@@ -212,8 +259,18 @@ ARGUMENT_SPEC = dict(
     stop_timeout=dict(type='int', default=60),
     virt_type=dict(type='str', default='kvm', choices=['kvm', 'qemu']),
     subnet_pool=dict(type='str'),
+    hypervisors=dict(type='list', elements='dict', options=dict(
+        name=dict(type='str', required=True),
+        facts=dict(type='dict', required=True, options=dict(free_memory_mib=dict(type='int', required=True),
+                                                            vms=dict(type='int', required=True))),
+        routes=dict(type='list', elements='str', default=[]),
+        ssh_host=dict(type='str', required=True), ssh_user=dict(type='str', default='root'),
+        ssh_port=dict(type='int', default=22), ssh_key=dict(type='path', no_log=False),
+        known_hosts=dict(type='path'), path=dict(type='path'))),
+    part=dict(type='dict'),
+    part_keys=dict(type='dict', no_log=True),
     **dict(LIBVIRT_ARGS, **dict(TEMPLATE_ARGS, **dict(LEASE_ARGS, **LOCK_ARGS))))
-MODULE_KWARGS = dict(mutually_exclusive=[('init_file', 'spec')],
+MODULE_KWARGS = dict(mutually_exclusive=[('init_file', 'spec'), ('hypervisors', 'part')],
                      required_if=[('state', 'present', ('init_file', 'spec'), True)])
 
 
@@ -230,7 +287,8 @@ def options_of(params):
     return prefix_build.Options(
         template_repo=params['template_repo'], template_store=params['template_store'],
         lease_dir=params['lease_dir'], libvirt_uri=params['libvirt_uri'],
-        virt_type=params['virt_type'], subnet_pool=params['subnet_pool'])
+        virt_type=params['virt_type'], subnet_pool=params['subnet_pool'], part=params['part'],
+        part_keys=params['part_keys'])
 
 
 def present_and_powered(run, conn, layout):
@@ -238,8 +296,14 @@ def present_and_powered(run, conn, layout):
     spec is given), then the power plan. The SSH wait of started follows, outside the lock."""
     p = run.params
     new_spec = wanted_spec(p, layout)
+    if p['part'] is not None:
+        if new_spec is None:
+            raise PrefixError('part: the part of a multi-host prefix needs its spec (parts.<hypervisor>.spec)')
+        prefix_multihost.check_part(p['part'], new_spec)
     values = {}
     with run.open_prefix(layout.path, must_exist=new_spec is None) as state:
+        if p['hypervisors'] or state.hypervisors:
+            return controller(run, conn, state, new_spec)
         if new_spec is not None:
             values = run.carry_out(prefix_build.plan_present(conn, state, new_spec, options_of(p)))
         if not layout.initialized:
@@ -257,6 +321,20 @@ def present_and_powered(run, conn, layout):
     if p['state'] == 'started' and p['wait_for_ssh'] and not run.check_mode:
         values['ssh_ready'] = prefix_power.wait_for_ssh(state, p['vms'], timeout=p['ssh_timeout'], conn=conn)
     return values
+
+
+def controller(run, conn, state, new_spec):
+    """present on the controller of a multi-host prefix; started and stopped are the parts'."""
+    p = run.params
+    if p['part'] is not None:
+        raise PrefixError('%s holds the controller of a multi-host prefix: a part built on the same host needs a path '
+                          'of its own (lago_hypervisor_prefix_path)' % state.path)
+    if p['state'] != 'present':
+        raise PrefixError('prefix %s spans hypervisors: start and stop its parts on them (playbooks start.yml and '
+                          'stop.yml, docs/MULTIHOST.md), not the controller' % state.path)
+    if new_spec is None:
+        raise PrefixError('prefix %s: the controller needs init_file or spec' % state.path)
+    return run.carry_out(prefix_multihost.plan_controller(conn, state, new_spec, options_of(p), p['hypervisors']))
 
 
 def plan_absent(conn, state):

@@ -73,6 +73,13 @@ prefix:
     path: /var/lib/lago/prefixes/basic
     vms: {vm01: {address: 192.168.200.2, state: running}}
     nets: {lan: {subnet: 192.168.200.0/24, state: active}}
+parts:
+  description: >-
+    The controller of a multi-host prefix (docs/MULTIHOST.md) - per hypervisor with VMs, its part as
+    M(lago.lago.lago_prefix) returns it (RV(lago.lago.lago_prefix#module:parts)); its VMs' and nets' C(state) in
+    RV(prefix) are the controller's own (absent), each part's lago_prefix_info on its hypervisor has theirs.
+  returned: the prefix spans hypervisors
+  type: dict
 ssh:
   description: With O(wait_for_ssh), what each VM waited for does.
   returned: when O(wait_for_ssh) is given
@@ -83,7 +90,8 @@ ssh:
            progress: console output 2s ago}
 '''
 
-from ansible_collections.lago.lago.plugins.module_utils import prefix_power
+from ansible_collections.lago.lago.plugins.module_utils import prefix_multihost, prefix_power
+from ansible_collections.lago.lago.plugins.module_utils.files import read_json
 from ansible_collections.lago.lago.plugins.module_utils._runtime import LIBVIRT_ARGS, run_module
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
@@ -104,6 +112,8 @@ def execute(run):
     if params['wait_for_ssh'] is not None:
         result['ssh'] = prefix_power.look_for_ssh(state, conn, params['vms'], timeout=params['ssh_timeout'],
                                                   since=params['ssh_since'], wait=params['wait_for_ssh'])
+    if state.hypervisors:
+        result['parts'] = prefix_multihost.parts(state, read_json(state.layout.spec_file))
     return dict(result, prefix=describe(state, conn))
 
 
