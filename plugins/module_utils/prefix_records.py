@@ -185,3 +185,20 @@ class Net(Record):
     subnet = _field('subnet')
     gateway = _field('gateway')
     dhcp = _field('dhcp')
+
+    @property
+    def hypervisors(self):
+        """The hypervisors (inventory names) the net exists on, the first holding its gateway
+        and DHCP/DNS (the others have no address on it); [] for a single-host prefix."""
+        return list(self.data.get('hypervisors') or [])
+
+
+class Hypervisor(Record):
+    """How the controller reaches one hypervisor of a multi-host prefix over SSH (the name is
+    its inventory name). The key and known_hosts files as recorded; PrefixState.hypervisor
+    resolves them."""
+    ssh_host = _field('ssh_host', doc='its address (or a name the controller resolves)')
+    ssh_user = _field('ssh_user', 'root')
+    ssh_port = _field('ssh_port', 22)
+    ssh_key = _field('ssh_key', doc='the private key file the controller logs in with')
+    known_hosts = _field('known_hosts', doc='the known_hosts file holding its host key')
