@@ -63,10 +63,11 @@ def proxy_command(jump, connect_timeout=5):
     def option(name, path):
         return shlex.quote('%s=%s' % (name, _config_value(path))).replace('%', '%%')
     # IdentityFile, not -i: ssh drops a -i file it cannot stat before it expands its tokens.
-    argv = ['ssh', '-o', option('IdentityFile', jump.key), '-o', option('UserKnownHostsFile', jump.known_hosts), '-o', 'GlobalKnownHostsFile=/dev/null',
-            '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-            '-o', 'ConnectTimeout=%d' % connect_timeout, '-o', 'LogLevel=ERROR',
-            '-p', str(int(jump.port)), '-W', '%h:%p', '--', shlex.quote('%s@%s' % (jump.user, jump.host)).replace('%', '%%')]
+    argv = ['ssh', '-o', option('IdentityFile', jump.key), '-o', option('UserKnownHostsFile', jump.known_hosts),
+            '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes',
+            '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=%d' % connect_timeout, '-o', 'LogLevel=ERROR',
+            '-p', str(int(jump.port)), '-W', '%h:%p',
+            '--', shlex.quote('%s@%s' % (jump.user, jump.host)).replace('%', '%%')]
     return ' '.join(argv)
 
 

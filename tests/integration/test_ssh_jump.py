@@ -13,13 +13,17 @@ import time
 
 import pytest
 
+from lablib import BootedVM, Cleanup, make_nat_network
 from ansible_collections.lago.lago.plugins.module_utils import prefix_power, ssh
+from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
 from ansible_collections.lago.lago.tests.unit.plugins.synthetic_prefix import (
     make_prefix, spread_over_hypervisors, vm_state)
 
 pytestmark = [pytest.mark.lab]
+
+SUBNET = '192.168.243'  # a net inside the first hypervisor's namespace only
 
 
 @pytest.fixture
@@ -144,3 +148,40 @@ def test_an_unreachable_jump_host_is_an_error_naming_it_within_the_budget(lab_hv
     assert 'cannot reach hypervisor %s (root@%s port 1)' % (first, lab_hv['addresses'][first]) in str(raised.value)
     assert 'no SSH login within 5s (%s)' % second in str(raised.value)
     assert waited < 5 + ssh.JUMP_CONNECT_TIMEOUT, waited
+
+
+@pytest.mark.slow
+def test_a_vm_on_a_hypervisors_net_is_reached_only_through_it(lab_hv, lab_dir, lab_template_image, unique_name,
+                                                              tmp_path):
+    """A real VM on a NAT net that exists only in hv1's namespace: the controller has no route to
+    it, the engine's wait and Ansible through the inventory reach it through hv1."""
+    first = lab_hv['first']
+    address = SUBNET + '.10'
+    conn = connect('qemu+ssh://root@%s/system' % first)
+    cleanup = Cleanup()
+    try:
+        make_nat_network(conn, unique_name, int(SUBNET.split('.')[-1]), cleanup)
+        vm = BootedVM(lab_dir, unique_name, lab_template_image, unique_name, address, SUBNET + '.1', jump=first)
+        vm.start(conn, cleanup)
+        vm.wait_for_ssh(conn=conn)  # follows the boot's progress (ProxyJump of the lab's ssh configuration)
+        assert ssh.open_ssh(address) is None  # not reachable from the controller directly
+        # a hand-written multi-host prefix holding this VM on hv1, reached through it
+        prefix = str(tmp_path / 'prefix')
+        record = vm_state('abab0010', unique_name, 10)
+        record.update(address=address, libvirt_name=unique_name)
+        record['nics'][0]['ip'] = address
+        make_prefix(prefix, {unique_name: record})
+        shutil.copy(vm.key, os.path.join(prefix, 'id_rsa'))
+        with open(vm.known_hosts) as handle:  # under the VM's name too (the inventory's HostKeyAlias)
+            line = handle.read()
+        with open(os.path.join(prefix, 'known_hosts'), 'w') as handle:
+            handle.write('%s,%s' % (unique_name, line))
+        spread_over_hypervisors(prefix, {unique_name: first}, {first: dict(
+            ssh_host=lab_hv['addresses'][first], ssh_key=lab_hv['key'], known_hosts=lab_hv['known_hosts'])})
+        state = PrefixState.load(Layout(prefix))
+        assert list(prefix_power.wait_for_ssh(state, timeout=60)) == [unique_name]
+        (tmp_path / 'lab.lago.yml').write_text(u'plugin: lago.lago.lago\nprefixes: [prefix]\n')
+        proc = _ansible_ping(str(tmp_path), unique_name)
+        assert proc.returncode == 0 and '"ping": "pong"' in proc.stdout, proc.stdout + proc.stderr
+    finally:
+        cleanup.run()

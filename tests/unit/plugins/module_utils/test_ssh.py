@@ -104,6 +104,17 @@ def test_ssh_argv_ends_the_options_before_the_destination():
     assert argv.index('--') == len(argv) - 3
 
 
+def test_ssh_argv_through_a_jump_host_has_its_proxy_command_before_the_destination():
+    jump = ssh.Jump('hv1', '192.168.250.11', 2222, 'root', '/hv/id', '/hv/known hosts')
+    argv = ssh.ssh_argv('root', '10.0.0.5', '/p/id_rsa', '/p/known_hosts', ['sync'], jump=jump)
+    assert argv[-3:] == ['--', 'root@10.0.0.5', 'sync']
+    proxy = argv[argv.index('-o', argv.index('LogLevel=ERROR')) + 1]
+    assert proxy == ssh.proxy_option(jump) and proxy.startswith('ProxyCommand=ssh ')
+    assert proxy.endswith(' -p 2222 -W %h:%p -- root@192.168.250.11')
+    assert "'UserKnownHostsFile=\"/hv/known hosts\"'" in proxy and 'StrictHostKeyChecking=yes' in proxy
+    assert 'ProxyCommand' not in ' '.join(ssh.ssh_argv('root', '10.0.0.5', '/p/id_rsa', '/p/known_hosts'))
+
+
 class _FakeTime(object):
     """A clock per thread (one VM each) that moves only when that thread sleeps; every sleep is recorded."""
 
@@ -351,7 +362,7 @@ def test_open_jump_checks_the_host_key_strictly_and_learns_nothing(vm):
     empty.write_text(u'')
     for known_hosts, why in ((other, 'is not the one in'), (empty, 'is not in')):
         with pytest.raises(JumpRefused, match=r'^hypervisor hv1 \(root@127.0.0.1 port %d\) refused: its host key '
-                                                  r'.*%s %s' % (vm['port'], why, known_hosts)):
+                                              r'.*%s %s' % (vm['port'], why, known_hosts)):
             ssh.open_jump(jump._replace(known_hosts=str(known_hosts)))
     assert empty.read_text() == u'' and other.read_text() == wrong  # nothing learnt
 
@@ -363,5 +374,5 @@ def test_open_jump_names_an_unreachable_hypervisor_and_its_address(vm):
     listener.close()  # nobody listens there now
     jump = ssh.Jump('hv1', '127.0.0.1', port, 'root', vm['key'], vm['known_hosts'])
     with pytest.raises(JumpError, match=r'^cannot reach hypervisor hv1 \(root@127.0.0.1 port %d\): '
-                                            r'(NoValidConnectionsError|ConnectionRefusedError)' % port):
+                                        r'(NoValidConnectionsError|ConnectionRefusedError)' % port):
         ssh.open_jump(jump)
