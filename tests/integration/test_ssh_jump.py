@@ -23,7 +23,7 @@ from ansible_collections.lago.lago.tests.unit.plugins.synthetic_prefix import (
 
 pytestmark = [pytest.mark.lab]
 
-SUBNET = '192.168.243'  # a net inside the first hypervisor's namespace only
+SUBNET, THIRD_OCTET = '192.168.243', 243  # a net inside the first hypervisor's namespace only
 
 
 @pytest.fixture
@@ -160,7 +160,7 @@ def test_a_vm_on_a_hypervisors_net_is_reached_only_through_it(lab_hv, lab_dir, l
     conn = connect('qemu+ssh://root@%s/system' % first)
     cleanup = Cleanup()
     try:
-        make_nat_network(conn, unique_name, int(SUBNET.split('.')[-1]), cleanup)
+        make_nat_network(conn, unique_name, THIRD_OCTET, cleanup)
         vm = BootedVM(lab_dir, unique_name, lab_template_image, unique_name, address, SUBNET + '.1', jump=first)
         vm.start(conn, cleanup)
         vm.wait_for_ssh(conn=conn)  # follows the boot's progress (ProxyJump of the lab's ssh configuration)
