@@ -23,10 +23,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import work_dir  # noqa: E402
 EXTRA_VM = '''  %s:
     <<: *debian
     groups: [db]
@@ -107,7 +108,7 @@ def main():
     parser.add_argument('--keep-cache', action='store_true', help='leave the scratch cache directory')
     parser.add_argument('--skip-baseline', action='store_true', help='no run 1: the cold figure is the saving run\'s')
     args = parser.parse_args()
-    work = tempfile.mkdtemp(prefix='lago-bench-warm-')
+    work = work_dir('lago-bench-warm-')
     cache = os.path.join(work, 'cache')
     demo_dir(work, max(args.vms, 2))
     env = dict(os.environ, LAGO_TEMPLATE_REPO=os.environ.get('LAGO_LAB_TEMPLATE_REPO',
