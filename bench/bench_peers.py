@@ -450,6 +450,7 @@ def bench(args):
     if not os.path.exists(args.repo) or not os.path.exists(os.path.join(args.venv, 'bin', 'kcli')):
         sys.exit('missing %s or %s: run `python bench/bench_peers.py prepare` on the host first '
                  '(the lab cannot reach PyPI or a package mirror)' % (args.repo, args.venv))
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors are raised (and said) where they matter
     conn = libvirt.open('qemu:///system')
     work = work_dir('lago-bench-peers-', conn)
     tools = [TOOLS[name](args, work, conn) for name in args.tools]
