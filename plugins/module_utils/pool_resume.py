@@ -105,11 +105,12 @@ def _fetch(target, name, manifest, incoming, where):
     files = sorted(set([entry['memory'] for entry in manifest['vms'].values() if entry.get('memory')]
                        + [manifest['identity']['file']]))
     target.get(name, files, incoming)
-    found = {}
+    found, verified = {}, target.verified(name)
 
     def check(file_name):
-        found[file_name] = file_problem(incoming, file_name, manifest['files'][file_name])
+        found[file_name] = file_problem(incoming, file_name, manifest['files'][file_name], verified)
     domain.in_parallel(check, files)  # hashlib lets go of the GIL: one file per core
+    verified.save()
     wrong = [found[file_name] for file_name in files if found[file_name]]
     if wrong:
         raise SnapshotError('%s does not match its manifest (nothing was resumed): %s' % (where, '; '.join(wrong)))
