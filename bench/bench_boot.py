@@ -12,10 +12,11 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'tests'))
 from lablib import BootedVM, Cleanup, lab_connection, make_nat_network, template_image  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import work_dir  # noqa: E402
 
 
 def main():
@@ -27,7 +28,7 @@ def main():
     args = parser.parse_args()
     image = template_image(args.repo, args.template)
     conn = lab_connection()
-    workdir = tempfile.mkdtemp(prefix='lago-bench-boot-')
+    workdir = work_dir('lago-bench-boot-')
     cleanup = Cleanup()
     times = []
     try:

@@ -27,9 +27,11 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import work_dir  # noqa: E402
 
 CACHE = os.environ.get('LAGO_LAB_CACHE', '/var/cache/lago-lab')
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -168,6 +170,34 @@ def libvirt_objects(conn):
     return found
 
 
+def remove_objects(conn, names):
+    """Remove the libvirt objects ``names`` (as libvirt_objects() names them): domains first, then their
+    volumes, networks, pools. Returns what could not be removed, each with libvirt's reason."""
+    import libvirt
+    failed = []
+    order = {'domain': 0, 'volume': 1, 'network': 2, 'pool': 3}
+    for name in sorted(names, key=lambda item: (order.get(item.split(' ', 1)[0], 4), item)):
+        kind, what = name.split(' ', 1)
+        try:
+            if kind == 'domain':
+                _remove_domain(conn, what)
+            elif kind == 'volume':
+                pool, vol = what.split('/', 1)
+                conn.storagePoolLookupByName(pool).storageVolLookupByName(vol).delete(0)
+            elif kind in ('network', 'pool') and ' (' not in what:
+                obj = (conn.networkLookupByName if kind == 'network' else conn.storagePoolLookupByName)(what)
+                persistent = obj.isPersistent()
+                if obj.isActive():
+                    obj.destroy()
+                if persistent:
+                    obj.undefine()
+        except libvirt.libvirtError as err:
+            if err.get_error_code() not in (libvirt.VIR_ERR_NO_DOMAIN, libvirt.VIR_ERR_NO_NETWORK,
+                                            libvirt.VIR_ERR_NO_STORAGE_POOL, libvirt.VIR_ERR_NO_STORAGE_VOL):
+                failed.append('%s (%s)' % (name, err.get_error_message()))
+    return failed
+
+
 def addresses(conn, network_name):
     """{mac: address} of a libvirt network: its static DHCP hosts and its leases."""
     from lxml import etree
@@ -202,6 +232,12 @@ def keypair(path):
 
 # --- the tools ---------------------------------------------------------------
 
+def ansible(module, module_args):
+    """One module run on localhost by ``ansible`` (what lago's figures include: its start-up too)."""
+    run(['ansible', 'localhost', '-o', '-m', module] + (['-a', module_args] if module_args else []),
+        env=dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false'))
+
+
 class Lago(object):
     """lago.lago through its module, as a playbook task would run it (ansible's start-up included)."""
     name = 'lago'
@@ -230,9 +266,12 @@ class Lago(object):
         disk.template_backing(self.args.repo, os.path.join(self.dir, 'store'), TEMPLATE)
 
     def module(self, *params):
-        run(['ansible', 'localhost', '-o', '-m', 'lago.lago.lago_prefix', '-a',
-             ' '.join(('path=%s' % self.prefix,) + params + tuple(self.common))],
-            env=dict(os.environ, ANSIBLE_LOCALHOST_WARNING='false'))
+        ansible('lago.lago.lago_prefix', ' '.join(('path=%s' % self.prefix,) + params + tuple(self.common)))
+
+    @staticmethod
+    def startup():
+        """The part of each lago figure that is ansible's own: the same command with ``ping``."""
+        ansible('ping', '')
 
     def init(self):
         self.module('state=present', 'init_file=%s' % self.init_file)
@@ -249,6 +288,7 @@ class Lago(object):
         self.module('state=absent')
 
     def clean(self):
+        """A prefix a failed round left (its objects are removed by bench() too, should this fail)."""
         if os.path.exists(os.path.join(self.prefix, 'state.json')):
             self.module('state=absent')
 
@@ -299,8 +339,7 @@ class Kcli(object):
         self.kcli('delete', 'vm', '-y', *self.vms)
 
     def clean(self):
-        for name in self.vms:
-            _remove_domain(self.conn, name)
+        """What setup made (its VMs' objects are gone already: see bench())."""
         for argv in (('delete', 'network', '-y', 'kclibench'), ('delete', 'pool', '-y', 'kclibench')):
             try:
                 self.kcli(*argv)
@@ -375,18 +414,10 @@ class VirtLightning(object):
         self.vl('down')
 
     def clean(self):
-        for name in self.vms:
-            _remove_domain(self.conn, name)
-        for kind, lookup in (('network', self.conn.networkLookupByName), ('pool', self.conn.storagePoolLookupByName)):
-            try:
-                obj = lookup('vlbench')
-            except Exception:  # pylint: disable=broad-except  # not there: fine
-                continue
-            persistent = obj.isPersistent()
-            if obj.isActive():
-                obj.destroy()
-            if persistent:
-                obj.undefine()
+        """What setup made (its VMs' objects are gone already: see bench())."""
+        left = remove_objects(self.conn, ['network vlbench', 'pool vlbench'])
+        if left:
+            raise RuntimeError(', '.join(left))
 
 
 TOOLS = {'lago': Lago, 'kcli': Kcli, 'virt-lightning': VirtLightning}
@@ -419,11 +450,12 @@ def bench(args):
     if not os.path.exists(args.repo) or not os.path.exists(os.path.join(args.venv, 'bin', 'kcli')):
         sys.exit('missing %s or %s: run `python bench/bench_peers.py prepare` on the host first '
                  '(the lab cannot reach PyPI or a package mirror)' % (args.repo, args.venv))
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors are raised (and said) where they matter
     conn = libvirt.open('qemu:///system')
-    work = tempfile.mkdtemp(prefix='lago-bench-peers-')
+    work = work_dir('lago-bench-peers-', conn)
     tools = [TOOLS[name](args, work, conn) for name in args.tools]
     figures = dict((tool.name, dict((phase, []) for phase in PHASES)) for tool in tools)
-    failures, leftovers = [], []
+    failures, leftovers, startup = [], [], []
     baseline = libvirt_objects(conn)
     try:
         for tool in tools:
@@ -444,26 +476,42 @@ def bench(args):
                         break
                     figures[tool.name][phase].append(seconds)
                     line.append('%s %.1f s' % (phase, seconds))
+                if isinstance(tool, Lago):
+                    startup.append(timed(tool.startup))
+                    line.append('(ansible start-up %.1f s)' % startup[-1])
+                print('round %d %-15s %s' % (number, tool.name, ', '.join(line)), flush=True)
+                # What the round left (a failed phase, or a destroy that forgot something) is said, then
+                # removed whatever it is, so that the next round and tool start from the setup's objects.
                 left = sorted(libvirt_objects(conn) - setup_objects)
                 if left:
                     leftovers.append('round %d, %s: %s' % (number, tool.name, ', '.join(left)))
-                    tool.clean()
-                print('round %d %-15s %s' % (number, tool.name, ', '.join(line)), flush=True)
+                    if isinstance(tool, Lago):
+                        _clean(tool, failures)
+                    stuck = remove_objects(conn, sorted(libvirt_objects(conn) - setup_objects))
+                    if stuck:
+                        failures.append('round %d, %s: could not remove %s' % (number, tool.name, ', '.join(stuck)))
     finally:
         for tool in tools:
-            try:
-                tool.clean()
-            except Exception as err:  # pylint: disable=broad-except
-                failures.append('cleanup of %s: %s' % (tool.name, err))
+            _clean(tool, failures)
+        stuck = remove_objects(conn, sorted(libvirt_objects(conn) - baseline))
         shutil.rmtree(work, ignore_errors=True)
         left = sorted(libvirt_objects(conn) - baseline)
         if left:
             leftovers.append('after cleanup: %s' % ', '.join(left))
-    report(args, tools, figures, failures, leftovers)
+        if stuck:
+            failures.append('cleanup: could not remove %s' % ', '.join(stuck))
+    report(args, tools, figures, failures, leftovers, startup)
     return 1 if failures or leftovers else 0
 
 
-def report(args, tools, figures, failures, leftovers):
+def _clean(tool, failures):
+    try:
+        tool.clean()
+    except Exception as err:  # pylint: disable=broad-except
+        failures.append('cleanup of %s: %s' % (tool.name, err))
+
+
+def report(args, tools, figures, failures, leftovers, startup):
     medians = dict((tool, dict((phase, statistics.median(values)) for phase, values in phases.items() if values))
                    for tool, phases in figures.items())
     print('\n%d VMs per tool, %d MiB, 1 vcpu, TCG, template %s; medians of %d round(s):'
@@ -472,6 +520,9 @@ def report(args, tools, figures, failures, leftovers):
     for tool in figures:
         print('%-15s %s' % (tool, ' '.join('%8s' % ('%.1f' % medians[tool][phase] if phase in medians[tool] else '-')
                                            for phase in PHASES)))
+    if startup:
+        print('ansible start-up: %.1f s (`ansible localhost -m ping`, median; lago\'s init and destroy '
+              'include it, its start once)' % statistics.median(startup))
     lago = medians.get('lago', {})
     for peer in ('kcli', 'virt-lightning'):
         if peer not in medians or not lago:

@@ -16,7 +16,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 
@@ -26,6 +25,9 @@ from ansible_collections.lago.lago.plugins.module_utils import (
     disk, prefix_build, prefix_power, prefix_state, prefix_teardown, spec_normalize as spec)
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import work_dir  # noqa: E402
 
 REPO = os.environ.get('LAGO_LAB_TEMPLATE_REPO', '/var/cache/lago-lab/templates/repo.json')
 
@@ -96,7 +98,7 @@ def plain_init(workdir, wanted, backing):
 
 
 def bench_init(args):
-    workdir = tempfile.mkdtemp(prefix='lago-bench-prefix-')
+    workdir = work_dir('lago-bench-prefix-')
     store, lease_dir = os.path.join(workdir, 'store'), os.path.join(workdir, 'subnets')
     wanted = init_spec(10)
     backing = disk.template_backing(REPO, store, 'debian12')['path']  # cached before timing
@@ -119,7 +121,7 @@ def bench_init(args):
 
 def bench_start(args):
     """3 VMs started together vs. the slowest booted alone, measured by the same code."""
-    workdir = tempfile.mkdtemp(prefix='lago-bench-start-')
+    workdir = work_dir('lago-bench-start-')
     store, lease_dir = os.path.join(workdir, 'store'), os.path.join(workdir, 'subnets')
     conn = connect()
     try:

@@ -21,12 +21,13 @@ import os
 import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, '.collections'))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import work_dir  # noqa: E402
 
 from ansible_collections.lago.lago.plugins.module_utils import (  # noqa: E402
     prefix_build, prefix_power, prefix_state, prefix_teardown, snapshot_revert, snapshot_take, spec_normalize as specs)
@@ -124,7 +125,7 @@ def main():
     parser.add_argument('--repo', default=default_repo)
     args = parser.parse_args()
     start_event_loop()
-    work = tempfile.mkdtemp(prefix='lago-bench-snapshot-')
+    work = work_dir('lago-bench-snapshot-')
     layout = Layout(os.path.join(work, 'prefix'))
     conn = connect()
     options = prefix_build.Options(template_repo=args.repo, template_store=os.path.join(work, 'store'),

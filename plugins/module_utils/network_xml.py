@@ -69,7 +69,10 @@ def build_xml(desc, uuid=None):
         _sub(root, 'uuid', uuid)
     if desc['type'] == 'nat':
         _sub(root, 'forward', mode='nat')
-    _sub(root, 'bridge', name=desc['bridge'], stp='on', delay='0')
+    # No spanning tree: a lab net is one bridge (joined to others by one vxlan port at most, see vxlan.py), so
+    # it has no loop to break, and with STP on the kernel holds each new port 2 x 2 s (its least forward delay)
+    # in listening and learning: a resumed VM would be cut off for 4 s, a booted one for its first 4 s.
+    _sub(root, 'bridge', name=desc['bridge'], stp='off', delay='0')
     if desc['mtu']:
         _sub(root, 'mtu', size=desc['mtu'])
     _dns_xml(root, desc)

@@ -234,7 +234,9 @@ def import_disk(location, name, vm_name, disk_name, dest_root, ssh=None, lock_ti
         incoming = tempfile.mkdtemp(prefix='.incoming-', dir=dest)
         try:
             moved = pool.get(name, missing, incoming)
-            _verify(incoming, missing, manifest, where)
+            verified = pool.verified(name)
+            _verify(incoming, missing, manifest, where, verified)
+            verified.save()
             for file_name in missing:
                 os.rename(os.path.join(incoming, file_name), os.path.join(dest, file_name))
         finally:
@@ -253,12 +255,13 @@ def _in_place(path, entry):
     return os.path.isfile(path) and os.path.getsize(path) == entry['size']
 
 
-def _verify(directory, files, manifest, where):
-    """SnapshotError listing every fetched layer that does not match the manifest."""
+def _verify(directory, files, manifest, where, verified=None):
+    """SnapshotError listing every fetched layer that does not match the manifest (``verified``:
+    pool_manifest.Verified, the layers hashed before)."""
     wrong = []
     for file_name in files:
         entry = manifest['layers'][file_name]
-        problem = file_problem(directory, file_name, entry)
+        problem = file_problem(directory, file_name, entry, verified)
         if problem:
             wrong.append(problem)
         elif (qemu_img.info(os.path.join(directory, file_name), backing_chain=False)[0].get('backing-filename')

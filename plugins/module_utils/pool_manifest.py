@@ -13,11 +13,13 @@ import hashlib
 import json
 import os
 import re
+import threading
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
-from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
+from ansible_collections.lago.lago.plugins.module_utils.files import read_json, sha256_of, write_json
 
 MANIFEST = 'manifest.json'
+VERIFIED = '.verified.json'  # see Verified
 MANIFEST_VERSION = 1
 _UNSAFE_CHARS_RE = re.compile(r'[^A-Za-z0-9._+-]')
 _SHA256_RE = re.compile(r'^[0-9a-f]{64}$')
@@ -148,18 +150,64 @@ def plan_files(files, old=None, present=None, used=()):
     return dict(names=names, files=entries, moves=moves, skipped=skipped)
 
 
-def file_problem(directory, name, entry):
+def file_problem(directory, name, entry, verified=None):
     """What is wrong with the state's file ``name`` in ``directory`` against its manifest
-    ``entry`` (missing, size, sha256), or None."""
+    ``entry`` (missing, size, sha256), or None.
+
+    With ``verified`` (a Verified record of the pool state), a file that is the very one
+    hashed before - same inode, size and mtime, and the sha256 the manifest wants - is not
+    read again; one that checks out is recorded."""
     path = os.path.join(directory, name)
     if not os.path.isfile(path):
         return '%s is missing' % name
     size = os.path.getsize(path)
     if size != entry['size']:
         return '%s has %d bytes, the manifest says %d' % (name, size, entry['size'])
+    if verified is not None and verified.known(path, name, entry['sha256']):
+        return None
     if sha256_of(path) != entry['sha256']:
         return '%s fails its sha256 (manifest: %s)' % (name, entry['sha256'])
+    if verified is not None:
+        verified.add(path, name, entry['sha256'])
     return None
+
+
+class Verified(object):
+    """The files of a local pool state whose sha256 was checked, each with the inode, size and
+    mtime it had then (``VERIFIED`` in the state's directory). A local pool's files are hard
+    links of the state's own: the same inode, unchanged since, need not be hashed again. A
+    file written since (its mtime) or put in its place (its inode) is hashed; so is every
+    file fetched from another host (a copy: a new inode)."""
+
+    def __init__(self, path):
+        self.path = path
+        found = read_json(path, {}) if path else {}
+        self.files = found if isinstance(found, dict) else {}
+        self.lock = threading.Lock()
+        self.changed = False
+
+    @staticmethod
+    def _stat(path, sha256):
+        info = os.stat(path)
+        return dict(ino=info.st_ino, size=info.st_size, mtime_ns=info.st_mtime_ns, sha256=sha256)
+
+    def known(self, path, name, sha256):
+        return self.path is not None and self.files.get(name) == self._stat(path, sha256)
+
+    def add(self, path, name, sha256):
+        with self.lock:
+            self.files[name] = self._stat(path, sha256)
+            self.changed = True
+
+    def save(self):
+        """Write the record (atomically) when files were added; a record that cannot be written
+        only costs the next resume a hash."""
+        if self.path is None or not self.changed:
+            return
+        try:
+            write_json(self.path, self.files)
+        except (IOError, OSError):
+            pass
 
 
 def layers_under(manifest, top):

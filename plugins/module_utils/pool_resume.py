@@ -105,8 +105,13 @@ def _fetch(target, name, manifest, incoming, where):
     files = sorted(set([entry['memory'] for entry in manifest['vms'].values() if entry.get('memory')]
                        + [manifest['identity']['file']]))
     target.get(name, files, incoming)
-    wrong = [problem for problem in (file_problem(incoming, file_name, manifest['files'][file_name])
-                                     for file_name in files) if problem]
+    found, verified = {}, target.verified(name)
+
+    def check(file_name):
+        found[file_name] = file_problem(incoming, file_name, manifest['files'][file_name], verified)
+    domain.in_parallel(check, files)  # hashlib lets go of the GIL: one file per core
+    verified.save()
+    wrong = [found[file_name] for file_name in files if found[file_name]]
     if wrong:
         raise SnapshotError('%s does not match its manifest (nothing was resumed): %s' % (where, '; '.join(wrong)))
 
@@ -148,14 +153,18 @@ def _resume(conn, state, manifest, target, name, incoming, where):
                 qemu_img.create(fresh, fmt='qcow2', backing_file=disk.backing,
                                 backing_format=qemu_img.image_format(disk.backing))
                 os.rename(fresh, disk.path)
+            undo.push('resumed domain %s' % vm.libvirt_name,
+                      lambda dom_name=vm.libvirt_name: domain.destroy(lookup_domain(conn, dom_name)))
+
+        def restore(vm_name):
             memory, xml = definitions[vm_name]
             moved = memory + '.restore'
             saved_memory.write_with_definition(memory, moved, xml)
-            undo.push('resumed domain %s' % vm.libvirt_name,
-                      lambda dom_name=vm.libvirt_name: domain.destroy(lookup_domain(conn, dom_name)))
             live_snapshot.restore(conn, moved, xml)
             remove_path(moved)
             remove_path(memory)
+        # Every VM at once: each restore waits on its own qemu reading its image, not on the others.
+        domain.in_parallel(restore, state.vm_names)
         _take_identity(state, manifest, incoming)
         undo.commit()
 

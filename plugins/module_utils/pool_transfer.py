@@ -17,7 +17,7 @@ import tempfile
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, LockTimeout, SnapshotError
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, read_json, remove_path, write_json
-from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import MANIFEST
+from ansible_collections.lago.lago.plugins.module_utils.pool_manifest import MANIFEST, VERIFIED, Verified
 from ansible_collections.lago.lago.plugins.module_utils.runner import run
 from ansible_collections.lago.lago.plugins.module_utils import values
 from ansible_collections.lago.lago.plugins.module_utils.values import REMOTE_LOCATION_RE, is_remote_location
@@ -74,6 +74,10 @@ class LocalPool(object):
             return read_json(path)
         except ValueError as err:
             raise SnapshotError('pool state %s: %s is not JSON: %s' % (name, path, err))
+
+    def verified(self, name):
+        """The record of the state's files already hashed (pool_manifest.Verified)."""
+        return Verified(os.path.join(self.state_dir(name), VERIFIED))
 
     def sizes(self, name):
         directory = self.state_dir(name)
@@ -181,6 +185,11 @@ class RemotePool(object):
             return json.loads(text)
         except ValueError as err:
             raise SnapshotError('pool %s: the manifest of state %s is not JSON: %s' % (self, name, err))
+
+    @staticmethod
+    def verified(_name):
+        """Nothing is known of files fetched from another host: each is a fresh copy, hashed."""
+        return Verified(None)
 
     def sizes(self, name):
         directory = shlex.quote(self.state_dir(name))

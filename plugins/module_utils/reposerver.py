@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 
-from ansible_collections.lago.lago.plugins.module_utils import repo_http
 from ansible_collections.lago.lago.plugins.module_utils.errors import RepoError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json, remove_path, write_json
 from ansible_collections.lago.lago.plugins.module_utils.repos import DEFAULT_PORT, REPO_DIR, check_port
@@ -40,6 +39,7 @@ def record_path(prefix):
 def server_argv(root, bind, port, python=None):
     """The server's command line (an argv list); it carries repo_http's code, since it
     outlives the module whose files it came in."""
+    from ansible_collections.lago.lago.plugins.module_utils import repo_http  # http.server: only to serve
     return [python or sys.executable, '-c', inspect.getsource(repo_http), root, bind, str(port)]
 
 

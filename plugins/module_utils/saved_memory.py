@@ -17,6 +17,7 @@ is; only the data area changes, in a new file.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import os
 import struct
 
@@ -61,6 +62,10 @@ def read_header(path):
 def write_with_definition(source, target, xml):
     """Copy the save image ``source`` to ``target`` (a new file, 0600) with the domain XML ``xml``.
 
+    The migration stream is copied by the kernel (copy_file_range: no pass through this
+    process, a reflink where the file system shares blocks), and ``target`` is not fsynced:
+    it is a scratch copy that libvirt reads at once and that is removed after the restore
+    (a crash leaves it in the resume's scratch directory, which goes with it).
     SnapshotError when the XML does not fit the data area; ``target`` is then not left behind.
     """
     header = read_header(source)
@@ -76,14 +81,8 @@ def write_with_definition(source, target, xml):
     try:
         with os.fdopen(fd, 'wb') as out, open(source, 'rb') as src:
             out.write(head + xml_bytes + cookie + b'\0' * (header['data_len'] - used))
-            src.seek(HEADER.size + header['data_len'])
-            while True:
-                block = src.read(CHUNK)
-                if not block:
-                    break
-                out.write(block)
             out.flush()
-            os.fsync(out.fileno())
+            _copy_rest(src, out, HEADER.size + header['data_len'])
     except BaseException:
         try:
             os.unlink(target)
@@ -91,6 +90,26 @@ def write_with_definition(source, target, xml):
             pass
         raise
     return target
+
+
+def _copy_rest(src, out, offset):
+    """Copy ``src`` from ``offset`` to its end into ``out`` (both positioned at ``offset``)."""
+    src.seek(offset)
+    copy_range = getattr(os, 'copy_file_range', None)
+    while copy_range is not None:
+        try:
+            if not copy_range(src.fileno(), out.fileno(), CHUNK * 16):
+                return
+        except OSError as err:
+            if err.errno not in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                raise
+            break  # not between these files: copy through this process
+    src.seek(out.tell())
+    while True:
+        block = src.read(CHUNK)
+        if not block:
+            return
+        out.write(block)
 
 
 def _parse(xml):

@@ -30,7 +30,6 @@ import re
 import urllib.error
 import urllib.parse
 
-from ansible.module_utils.urls import open_url
 from ansible_collections.lago.lago.plugins.module_utils.errors import TemplateError, TransferError
 from ansible_collections.lago.lago.plugins.module_utils.transfer import Download, retrying
 
@@ -227,6 +226,9 @@ class HttpProvider(_Provider):
 
 def _get_once(url, headers=None):
     """One GET of ``url``: the response, None on 404/410, TransferError when it may pass, else TemplateError."""
+    # Imported here: ansible's urls (and the cryptography it loads) costs a module that never
+    # downloads (destroy, a store entry already there) a tenth of a second of every run.
+    from ansible.module_utils.urls import open_url
     try:
         return open_url(url, timeout=HTTP_TIMEOUT, headers=headers)
     except urllib.error.HTTPError as err:

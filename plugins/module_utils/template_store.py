@@ -87,8 +87,9 @@ def check_template_image(path, name):
 
 
 def _stat_key(path):
+    """What says an image is the one hashed last: the same file (inode), size and mtime."""
     stat = os.stat(path)
-    return dict(size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    return dict(ino=stat.st_ino, size=stat.st_size, mtime_ns=stat.st_mtime_ns)
 
 
 def _record_verified(path, sha256):
@@ -98,8 +99,8 @@ def _record_verified(path, sha256):
 def damage(store, name, pinned_sha256=None):
     """None when the entry ``name`` is intact (and has the pinned sha256, if any), else what is wrong.
 
-    Cheap when the image's size and mtime are the ones recorded at its last
-    check; otherwise the whole image is hashed against its ``.hash`` again.
+    Cheap when the image's inode, size and mtime are the ones recorded at its
+    last check; otherwise the whole image is hashed against its ``.hash`` again.
     """
     path = entry_path(store, name)
     record = read_json(path + '.verified', {})

@@ -237,8 +237,7 @@ removed:
 
 import os
 
-from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_multihost, prefix_power, prefix_teardown
-from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
+from ansible_collections.lago.lago.plugins.module_utils import prefix_teardown
 from ansible_collections.lago.lago.plugins.module_utils._runtime import (
     LEASE_ARGS, LIBVIRT_ARGS, LOCK_ARGS, TEMPLATE_ARGS, run_module)
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixDamaged, PrefixError, PrefixGone
@@ -275,7 +274,9 @@ MODULE_KWARGS = dict(mutually_exclusive=[('init_file', 'spec'), ('hypervisors', 
 
 
 def wanted_spec(params, layout):
+    from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
     """The normalized init spec, or None when none was given (bad input fails here, before the lock)."""
+    from ansible_collections.lago.lago.plugins.module_utils import spec_normalize as specs
     if params['init_file']:
         return specs.load_init_file(params['init_file'], prefix_path=layout.path)
     if params['spec'] is not None:
@@ -284,6 +285,7 @@ def wanted_spec(params, layout):
 
 
 def options_of(params):
+    from ansible_collections.lago.lago.plugins.module_utils import prefix_build
     return prefix_build.Options(
         template_repo=params['template_repo'], template_store=params['template_store'],
         lease_dir=params['lease_dir'], libvirt_uri=params['libvirt_uri'],
@@ -293,7 +295,11 @@ def options_of(params):
 
 def present_and_powered(run, conn, layout):
     """present, started, stopped: under the prefix's lock, the init plan (when an init file or
-    spec is given), then the power plan. The SSH wait of started follows, outside the lock."""
+    spec is given), then the power plan. The SSH wait of started follows, outside the lock.
+
+    The engines of init and power are imported here, not for absent: an AnsiballZ payload is
+    compiled from source on every run, so what destroy does not use costs it time."""
+    from ansible_collections.lago.lago.plugins.module_utils import prefix_build, prefix_multihost, prefix_power
     p = run.params
     new_spec = wanted_spec(p, layout)
     if p['part'] is not None:
@@ -325,6 +331,7 @@ def present_and_powered(run, conn, layout):
 
 def controller(run, conn, state, new_spec):
     """present on the controller of a multi-host prefix; started and stopped are the parts'."""
+    from ansible_collections.lago.lago.plugins.module_utils import prefix_multihost
     p = run.params
     if p['part'] is not None:
         raise PrefixError('%s holds the controller of a multi-host prefix: a part built on the same host needs a path '

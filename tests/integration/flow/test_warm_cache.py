@@ -9,11 +9,12 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import shutil
 
 import pytest
 import yaml
 
-from ansible_collections.lago.lago.plugins.module_utils import lab_cache
+from ansible_collections.lago.lago.plugins.module_utils import lab_cache, lease_owner, subnet_lease
 
 from labrun import REPO, playbook
 from prefixlib import leases, left_behind
@@ -41,6 +42,11 @@ LOCAL_TESTS = '''\
     src: "{{ lago_prefix_path }}/state.json"
     dest: "%s"
     mode: "0644"
+'''
+LIST_DOMAINS = '''\
+- name: Keep the names of libvirt's domains
+  ansible.builtin.shell: virsh -c qemu:///system list --all --name > %s
+  changed_when: false
 '''
 
 
@@ -143,3 +149,65 @@ def test_a_warm_site_resumes_the_deployed_lab_and_falls_back_to_cold(prefix_vars
 
     pruned = playbook('cache', dict(lago_cache_dir=cache, lago_cache_prune_keep=0)).check()
     assert pruned.changed() == 1 and lab_cache.entries(cache) == []
+
+
+@pytest.mark.timeout(3600)  # one boot to make the entry, one cold site run
+def test_a_cached_lab_whose_subnet_is_taken_starts_cold(prefix_vars, write_init_file, tmp_path, lab_host_dirs,
+                                                        ansible_module):
+    """The entry's subnet is leased by someone else when the warm run starts: the warm path says
+    so, naming the subnet, leaves nothing half-restored, and site completes cold on another subnet."""
+    (tmp_path / 'deploy.sh').write_text(DEPLOY % 'v1')
+    cache = str(tmp_path / 'cache')
+    path = prefix_vars['lago_prefix_path']
+    lease_dir = lab_host_dirs['lease_dir']
+    init_file = write_init_file(ONE_VM)
+    query = ansible_module('lago.lago.lago_lab_cache', dict(
+        cache_dir=cache, init_file=init_file, prefix=path, template_repo=prefix_vars['lago_template_repo'],
+        collection_version=collection_version()))
+    assert query['hit'] is False, query
+    # The entry, as site saves a lab (its deploy does not matter here: the warm path never gets that far).
+    try:
+        started = ansible_module('lago.lago.lago_prefix', dict(
+            path=path, init_file=init_file, state='started', template_repo=prefix_vars['lago_template_repo'],
+            template_store=lab_host_dirs['template_store'], lease_dir=lease_dir, virt_type='qemu'), timeout=2400)
+        assert not started.get('failed'), started.get('msg')
+        saved = ansible_module('lago.lago.lago_lab_cache', dict(
+            state='present', cache_dir=cache, prefix=path, key=query['key'], inputs=query['inputs']), timeout=1200)
+        assert not saved.get('failed'), saved.get('msg')
+        subnet = started['prefix']['nets']['lan']['subnet']
+    finally:
+        playbook('destroy', prefix_vars).check()
+    assert [item['key'] for item in lab_cache.entries(cache) if item['complete']] == [query['key']]
+
+    # Someone else leases that subnet before the warm run.
+    held = leases(lease_dir)
+    other, _created = lease_owner.standalone_owner(lease_dir, 'warm-cache-test')
+    taken = os.path.basename(subnet_lease.acquire(lease_dir, other, subnet=subnet)['path'])
+    try:
+        output = str(tmp_path / 'collected')
+        kept = str(tmp_path / 'state.json')
+        domains = str(tmp_path / 'domains')
+        (tmp_path / 'local-tests.yml').write_text(LOCAL_TESTS % kept + LIST_DOMAINS % domains)
+        try:
+            result = playbook('site', dict(
+                prefix_vars, lago_init_file=init_file, lago_collect_output=output, lago_warm=True,
+                lago_cache_dir=cache, lago_test_local_tasks=str(tmp_path / 'local-tests.yml')), timeout=2400)
+        finally:
+            playbook('destroy', prefix_vars).check()
+        result.check()
+        assert 'could not be used' in result.output and subnet in result.output, result.output[-3000:]
+        assert 'the lab starts cold' in result.output
+        assert 'warm-lab cache: resumed' not in result.output
+        with open(kept) as handle:
+            state = json.load(handle)
+        assert state['nets']['lan']['subnet'] != subnet, 'the cold lab leased another subnet'
+        assert len(deploy_log(output)) == 1, 'the cold path deployed the lab'
+        with open(domains) as handle:
+            lab_domains = [name for name in handle.read().split() if name.endswith('-vm01')]
+        assert lab_domains == ['%s-vm01' % state['short_id']], 'no domain of the warm attempt is left'
+        assert left_behind(path, state['short_id'], lease_dir) == dict(
+            directory=False, leases=sorted(held + [taken]), libvirt=[], processes=[])
+    finally:
+        subnet_lease.release(lease_dir, other, subnet)
+        shutil.rmtree(os.path.dirname(other.path), ignore_errors=True)
+    assert leases(lease_dir) == held

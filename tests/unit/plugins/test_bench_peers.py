@@ -60,8 +60,9 @@ def test_ratios_and_what_a_peer_cannot_do_are_printed(bench, capsys):
                'kcli': {'init': [2.5], 'start': [100.0], 'destroy': [4.0]},
                'virt-lightning': {'init': [], 'start': [110.0], 'destroy': []}}
     tools = [cls(args, '/nonexistent', None) for cls in (bench.Lago, bench.Kcli, bench.VirtLightning)]
-    bench.report(args, tools, figures, ['round 2, virt-lightning destroy: boom'], [])
+    bench.report(args, tools, figures, ['round 2, virt-lightning destroy: boom'], [], [1.0, 3.0])
     out = capsys.readouterr().out
+    assert 'ansible start-up: 2.0 s (`ansible localhost -m ping`, median' in out
     assert 'lago/kcli: init 2.00, start 0.50, destroy 0.50' in out
     assert 'lago/virt-lightning: start 0.45, init+start vs its create+start 0.50' in out
     assert 'cannot create VMs without starting them' in out

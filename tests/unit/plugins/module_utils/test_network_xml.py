@@ -4,6 +4,7 @@
 from __future__ import absolute_import, division, print_function
 
 import pytest
+from lxml import etree
 
 from ansible_collections.lago.lago.plugins.module_utils import network as nw
 from ansible_collections.lago.lago.tests.unit.plugins.network_samples import SUBNET, nat
@@ -26,6 +27,12 @@ def test_build_keeps_uuid_and_escapes_nothing_by_hand():
     xml = nx.build_xml(nat(), uuid='235f6d1c-541c-41c1-8f9b-8c62178c8a38')
     assert '<uuid>235f6d1c-541c-41c1-8f9b-8c62178c8a38</uuid>' in xml
     assert '<forward mode="nat"/>' in xml and '<mtu size="1400"/>' in xml
+
+
+def test_the_bridge_has_no_spanning_tree():
+    """With STP the kernel holds every new port (a VM's tap) out of forwarding for 2 x 2 s."""
+    bridge = etree.fromstring(nx.build_xml(nat()).encode()).find('bridge')
+    assert (bridge.get('stp'), bridge.get('delay')) == ('off', '0')
 
 
 def test_parse_libvirts_own_xml():

@@ -7,11 +7,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import copy
+import os
 
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import pool, pool_manifest, pool_transfer
 from ansible_collections.lago.lago.plugins.module_utils.errors import SnapshotError
+from ansible_collections.lago.lago.plugins.module_utils.files import sha256_of
 
 SHA = 'a' * 64
 
@@ -215,3 +217,36 @@ def test_other_files_move_once_and_are_skipped_when_the_pool_holds_them():
     assert changed['moves'] == ['/p/images/vm01.s1.mem'], 'new RAM under the same name is moved again'
     clash = pool_manifest.plan_files(files[:1], used={'vm01.s1.mem'})
     assert clash['names'] == {'/p/images/vm01.s1.mem': 'vm01.s1.mem~2'}, 'never the name of a layer'
+
+
+def test_a_local_pool_file_hashed_before_is_not_read_again_until_it_changes(tmp_path, monkeypatch):
+    """The record of a local pool state: the same file (inode), size and mtime is trusted; a file
+    written since, or another put in its place with the same size and mtime, is hashed; a file
+    fetched from another host is always hashed."""
+    local = pool_transfer.LocalPool(str(tmp_path / 'pool'))
+    directory = local.state_dir('s1')
+    os.makedirs(directory)
+    path = os.path.join(directory, 'vm01.mem')
+    with open(path, 'wb') as handle:
+        handle.write(b'saved RAM' * 100)
+    entry = dict(size=900, sha256=sha256_of(path))
+    hashed = []
+    monkeypatch.setattr(pool_manifest, 'sha256_of', lambda name: hashed.append(name) or sha256_of(name))
+
+    first = local.verified('s1')
+    assert pool_manifest.file_problem(directory, 'vm01.mem', entry, first) is None and hashed == [path]
+    first.save()
+    assert pool_manifest.file_problem(directory, 'vm01.mem', entry, local.verified('s1')) is None
+    assert hashed == [path], 'unchanged since it was hashed: not read again'
+
+    stat = os.stat(path)
+    other = path + '.other'
+    with open(other, 'wb') as handle:
+        handle.write(b'SAVED RAM' * 100)
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.rename(other, path)  # same size and mtime, another inode
+    problem = pool_manifest.file_problem(directory, 'vm01.mem', entry, local.verified('s1'))
+    assert 'fails its sha256' in problem and len(hashed) == 2
+
+    remote = pool_transfer.RemotePool('hv1', '/pool', ssh='ssh')
+    assert not remote.verified('s1').known(path, 'vm01.mem', entry['sha256'])

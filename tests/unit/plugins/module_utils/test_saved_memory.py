@@ -7,6 +7,7 @@ a saved definition moved to another prefix's domain."""
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import errno
 import os
 
 import pytest
@@ -67,6 +68,26 @@ def test_a_new_definition_is_written_around_the_same_stream(tmp_path):
         handle.seek(saved_memory.HEADER.size + after['data_len'])
         assert handle.read() == STREAM
     assert os.stat(target).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize('refusal', [errno.EXDEV, errno.ENOSYS])
+def test_the_stream_is_copied_through_the_process_where_the_kernel_will_not(tmp_path, monkeypatch, refusal):
+    """copy_file_range refused part way (other file systems, old kernels): the rest is read and written."""
+    calls = []
+
+    def refuse_after_one(src, dst, count):
+        calls.append(count)
+        if len(calls) > 1:
+            raise OSError(refusal, os.strerror(refusal))
+        return os.write(dst, os.read(src, 1000))
+    monkeypatch.setattr(os, 'copy_file_range', refuse_after_one, raising=False)
+    source = save_image(str(tmp_path / 'vm01.mem'), SAVED)
+    target = saved_memory.write_with_definition(source, str(tmp_path / 'moved.mem'), SAVED)
+    header = saved_memory.read_header(target)
+    with open(target, 'rb') as handle:
+        handle.seek(saved_memory.HEADER.size + header['data_len'])
+        assert handle.read() == STREAM
+    assert len(calls) == 2
 
 
 def test_a_definition_that_does_not_fit_leaves_no_file(tmp_path):

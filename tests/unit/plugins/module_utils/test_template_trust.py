@@ -116,6 +116,28 @@ def test_a_touched_but_intact_entry_stays_trusted(repo):
         assert json.load(handle)['mtime_ns'] == 1000000000  # re-hashed once, then recorded
 
 
+def test_an_unchanged_entry_is_not_hashed_again_a_replaced_one_is(repo, monkeypatch):
+    """Same inode, size and mtime as at its last check: trusted without reading it; another file
+    put in its place with the same size and mtime (cp -p, a rename over it) is hashed."""
+    entry = template_store.fetch(repo['store'], version(repo))
+    hashed = []
+    real_hash_file = template_store.hash_file
+    monkeypatch.setattr(template_store, 'hash_file', lambda path, algorithm: hashed.append(path) or
+                        real_hash_file(path, algorithm))
+    assert template_store.damage(repo['store'], entry['name']) is None
+    assert hashed == [], 'an entry unchanged since its last check is not read again'
+    stat = os.stat(entry['path'])
+    other = entry['path'] + '.other'
+    with open(entry['path'], 'rb') as source, open(other, 'wb') as copy:
+        data = bytearray(source.read())
+        data[-1] ^= 0xff
+        copy.write(bytes(data))
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.rename(other, entry['path'])
+    assert 'content changed' in template_store.damage(repo['store'], entry['name'])
+    assert hashed == [entry['path']]
+
+
 def test_an_entry_is_checked_against_a_pin_given_later(repo):
     entry = template_store.fetch(repo['store'], version(repo))
     assert template_store.damage(repo['store'], entry['name'], 'd' * 64) == \
