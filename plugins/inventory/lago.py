@@ -33,7 +33,14 @@ description:
     C(lago_libvirt_name), C(lago_vm_type), C(lago_groups), C(lago_nets) (per net:
     C(ip), C(mac) of the VM''s first NIC on it), C(lago_nics), C(lago_management_net),
     C(lago_metadata), C(lago_deploy_scripts), C(lago_artifacts), C(lago_disks),
-    C(lago_prefix) (the prefix path), C(lago_prefix_uuid), C(lago_distro) (the init file''s distro, or null).'
+    C(lago_prefix) (the prefix path), C(lago_prefix_uuid), C(lago_distro) (the init file''s distro, or null),
+    C(lago_hypervisor) (the hypervisor a VM of a multi-host prefix runs on, null on a single host).'
+  - 'A VM of a multi-host prefix (docs/MULTIHOST.md) is reached through the first hypervisor of its
+    management net (the one with the net''s gateway): C(ansible_ssh_common_args) also holds a
+    C(ProxyCommand) running C(ssh -W %h:%p) to that hypervisor with the key, port, user and
+    C(known_hosts) recorded for it in C(state.json), host keys checked strictly on both hops
+    (a ProxyCommand, not ProxyJump, to which command-line options do not apply). VMs of a
+    single-host prefix are reached directly.'
   - The group C(lago) carries C(ansible_python_interpreter=/usr/bin/python3) as a
     group variable, so C(group_vars), C(host_vars) or O(compose) can override it.
 extends_documentation_fragment:

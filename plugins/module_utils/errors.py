@@ -90,3 +90,12 @@ class SnapshotError(LagoError):
 
 class RepoError(LagoError):
     """The internal package repository could not be built or served."""
+
+
+class JumpError(LagoError):
+    """The hypervisor through which the controller reaches a VM (an SSH jump host) cannot be
+    reached or is refused; the message names the hypervisor and its address."""
+
+
+class JumpRefused(JumpError):
+    """The jump host's host key is unknown or not the recorded one: refused, never learnt."""

@@ -27,6 +27,7 @@ import shlex
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError, SpecError
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState
+from ansible_collections.lago.lago.plugins.module_utils.ssh import Jump, proxy_option
 
 # The group every host is in, parent of all the lago_* groups.
 PARENT_GROUP = 'lago'
@@ -102,6 +103,7 @@ def vm_record(state, name):
     metadata = vm.metadata or {}
     if not isinstance(metadata, dict):
         raise PrefixError('%s.metadata must be a mapping' % place)
+    jump = state.jump_for(vm)
     return {
         'prefix': state.path,
         'prefix_uuid': state.uuid,
@@ -118,6 +120,8 @@ def vm_record(state, name):
         'metadata': dict(metadata),
         'artifacts': list(vm.artifacts or []),
         'distro': vm.distro,
+        'hypervisor': vm.hypervisor,
+        'jump': dict(jump._asdict()) if jump is not None else None,
     }
 
 
@@ -206,7 +210,7 @@ def host_vars(record):
         'ansible_host': record['address'],
         'ansible_user': record['ssh_user'],
         'ansible_ssh_private_key_file': layout.private_key,
-        'ansible_ssh_common_args': ssh_common_args(layout.known_hosts, record['name']),
+        'ansible_ssh_common_args': ssh_common_args(layout.known_hosts, record['name'], record.get('jump')),
         'ansible_control_path': control_path(record['prefix_uuid']),
         'lago_vm_name': record['name'],
         'lago_libvirt_name': record['libvirt_name'],
@@ -222,6 +226,7 @@ def host_vars(record):
         'lago_prefix': layout.path,
         'lago_prefix_uuid': record['prefix_uuid'],
         'lago_distro': record.get('distro'),
+        'lago_hypervisor': record.get('hypervisor'),
     }
 
 
@@ -235,12 +240,14 @@ def control_path(prefix_uuid):
     return '%%(directory)s/lago-%s-%%%%C' % prefix_uuid[:8]
 
 
-def ssh_common_args(known_hosts, vm_name):
+def ssh_common_args(known_hosts, vm_name, jump=None):
     """SSH options that check the VM's host key against the prefix's ``known_hosts`` only.
 
     The key is looked up under the VM's name (HostKeyAlias), so it still matches
     when ansible_host is changed (a tunnel, a forwarded port). ssh_config
     expands %-tokens and splits unquoted values at blanks: hence %% and the quotes.
+    With a ``jump`` (a VM record's: the fields of ssh.Jump), a ProxyCommand through
+    that hypervisor, its host key as strictly checked (ssh.proxy_command).
     """
     options = [
         'UserKnownHostsFile="%s"' % known_hosts.replace('%', '%%'),
@@ -249,6 +256,8 @@ def ssh_common_args(known_hosts, vm_name):
         'HostKeyAlias=%s' % vm_name,
         'IdentitiesOnly=yes',
     ]
+    if jump:
+        options.append(proxy_option(Jump(**jump)))
     return ' '.join('-o %s' % shlex.quote(option) for option in options)
 
 

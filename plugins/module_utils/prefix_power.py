@@ -128,8 +128,10 @@ def _running(conn, vm):
 
 
 def _login_targets(state, names):
+    """{name: (user, address, key, known_hosts, jump)}: a VM of a multi-host prefix through its hypervisor."""
     layout = state.layout
-    return dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts))
+    return dict((name, (state.vm(name).ssh_user, state.vm(name).address, layout.private_key, layout.known_hosts,
+                        state.jump_for(name)))
                 for name in names)
 
 
@@ -262,7 +264,7 @@ def _request_poweroff(state, name):
     layout = state.layout
     vm = state.vm(name)
     argv = ssh_argv(vm.ssh_user, vm.address, layout.private_key, layout.known_hosts,
-                    ['systemctl', 'poweroff'], connect_timeout=3)
+                    ['systemctl', 'poweroff'], connect_timeout=3, jump=state.jump_for(vm))
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 

@@ -185,9 +185,30 @@ class Net(Record):
     subnet = _field('subnet')
     gateway = _field('gateway')
     dhcp = _field('dhcp')
-    hypervisors = _field('hypervisors', (), 'a multi-host prefix\'s controller: the hypervisors with a VM on the '
-                                            'net, the first (gateway, DHCP, DNS) first; empty: a single-host net')
+
+    @property
+    def hypervisors(self):
+        """A multi-host prefix's controller: the hypervisors (inventory names) with a VM on the net,
+        the first holding its gateway, DHCP and DNS (the others have no address on it); [] for a
+        single-host net."""
+        return list(self.data.get('hypervisors') or [])
+
+    @hypervisors.setter
+    def hypervisors(self, value):
+        self.data['hypervisors'] = list(value)
+
     bridge_only = _field('bridge_only', False, 'a part of a multi-host prefix: the net is a plain bridge here, '
                                                'its gateway, DHCP and DNS are on another hypervisor')
     remote_hosts = _field('remote_hosts', (), 'a part of a multi-host prefix: the DHCP reservations and DNS '
                                               'names ({mac, ip, name}) of the net\'s VMs on other hypervisors')
+
+
+class Hypervisor(Record):
+    """How the controller reaches one hypervisor of a multi-host prefix over SSH (the name is
+    its inventory name). The key and known_hosts files as recorded; PrefixState.hypervisor
+    resolves them."""
+    ssh_host = _field('ssh_host', doc='its address (or a name the controller resolves)')
+    ssh_user = _field('ssh_user', 'root')
+    ssh_port = _field('ssh_port', 22)
+    ssh_key = _field('ssh_key', doc='the private key file the controller logs in with')
+    known_hosts = _field('known_hosts', doc='the known_hosts file holding its host key')

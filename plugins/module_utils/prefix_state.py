@@ -22,7 +22,8 @@ import os
 
 from ansible_collections.lago.lago.plugins.module_utils.errors import LockTimeout, PrefixBusy, PrefixDamaged, PrefixError, PrefixGone
 from ansible_collections.lago.lago.plugins.module_utils.files import file_lock, remove_path, write_json
-from ansible_collections.lago.lago.plugins.module_utils.prefix_records import Net, Vm
+from ansible_collections.lago.lago.plugins.module_utils.prefix_records import Hypervisor, Net, Vm
+from ansible_collections.lago.lago.plugins.module_utils.ssh import Jump
 
 STATE_VERSION = 1
 STATE_FILE = 'state.json'
@@ -291,6 +292,44 @@ class PrefixState(object):
 
     def management_net(self, vm):
         return self.net(vm.management_net)
+
+    # -- hypervisors (a multi-host prefix, docs/MULTIHOST.md)
+    def hypervisor(self, name):
+        recorded = self._data.get('hypervisors') or {}
+        if name not in recorded:
+            raise PrefixError('hypervisor %s is not in %s (it has: %s)'
+                              % (name, self.layout.state_file, ', '.join(sorted(recorded)) or 'no hypervisors'))
+        return Hypervisor(recorded[name], name)
+
+    def jump_for(self, vm):
+        """How the controller reaches VM ``vm`` (a Vm or its name) over SSH: None directly (a
+        single-host VM), else an ssh.Jump through the first hypervisor of its management net
+        (the one with the net's gateway), or through its own when the net records none.
+
+        Relative key and known_hosts paths are taken relative to the prefix directory. A
+        hypervisor the state does not describe is a PrefixError naming the VM and the key.
+        """
+        vm = vm if isinstance(vm, Vm) else self.vm(vm)
+        if not vm.hypervisor:
+            return None
+        through = (self.management_net(vm).hypervisors or [vm.hypervisor])[0]
+        place = '%s: hypervisors.%s' % (self.layout.state_file, through)
+        try:
+            hv = self.hypervisor(through)
+        except PrefixError as err:
+            raise PrefixError('VM %s is reached through hypervisor %s: %s' % (vm.name, through, err))
+        for key in ('ssh_host', 'ssh_key', 'known_hosts'):
+            if not getattr(hv, key):
+                raise PrefixError('VM %s is reached through hypervisor %s, but %s has no %s' % (vm.name, through, place, key))
+        try:
+            port = int(hv.ssh_port)
+        except (TypeError, ValueError):
+            raise PrefixError('%s.ssh_port must be a port number, not %r' % (place, hv.ssh_port))
+        return Jump(through, hv.ssh_host, port, hv.ssh_user or 'root', self._own_path(hv.ssh_key),
+                    self._own_path(hv.known_hosts))
+
+    def _own_path(self, path):
+        return os.path.join(self.path, os.path.expanduser(path))
 
 
 # ------------------------------------------------------------------ the lock

@@ -117,13 +117,16 @@ def _take_live(state, dom, vm, name, overlays, memory_file, flush_timeout):
                         pause_seconds=live_snapshot.create(dom, xml, quiesce=True))
         except SnapshotError:
             pass  # the agent could not freeze: flush over SSH instead
-    consistency = 'flushed' if _flush_guest(state.layout, vm, flush_timeout) else 'crash'
+    consistency = 'flushed' if _flush_guest(state, vm, flush_timeout) else 'crash'
     return dict(mode='live', consistency=consistency, pause_seconds=live_snapshot.create(dom, xml))
 
 
-def _flush_guest(layout, vm, timeout):
-    """``sync`` in the guest over SSH so its file systems are on disk. True if it answered."""
-    argv = ssh_argv(vm.ssh_user, vm.address, layout.private_key, layout.known_hosts, ['sync'])
+def _flush_guest(state, vm, timeout):
+    """``sync`` in the guest over SSH (through its hypervisor in a multi-host prefix) so its
+    file systems are on disk. True if it answered."""
+    layout = state.layout
+    argv = ssh_argv(vm.ssh_user, vm.address, layout.private_key, layout.known_hosts, ['sync'],
+                    jump=state.jump_for(vm))
     try:
         run(argv, timeout=timeout)
     except LagoError:

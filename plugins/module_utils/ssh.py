@@ -1,15 +1,30 @@
 # -*- coding: utf-8 -*-
 # Copyright: lago.lago developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""SSH to prefix VMs: strict host keys from the prefix's own known_hosts."""
+"""SSH to prefix VMs: strict host keys from the prefix's own known_hosts.
+
+A VM of a multi-host prefix that the controller cannot route to is reached
+through a hypervisor (a ``Jump``): the engine opens one paramiko connection to
+it (its host key checked strictly against the Jump's known_hosts) and logs in
+to the VM over a ``direct-tcpip`` channel of that connection; ``ssh`` itself
+(ssh_argv, the inventory) gets a ProxyCommand that does the same.
+"""
 
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import collections
 import logging
+import shlex
 import socket
 import threading
 import time
+
+from ansible_collections.lago.lago.plugins.module_utils.errors import JumpError, JumpRefused
+
+Jump = collections.namedtuple('Jump', 'name host port user key known_hosts')
+Jump.__doc__ = """A hypervisor the controller reaches VMs through: its inventory name, its SSH
+address, port and user, the private key file and the known_hosts file holding its host key."""
 
 
 def ssh_options(key, known_hosts, connect_timeout=5):
@@ -23,9 +38,42 @@ def ssh_options(key, known_hosts, connect_timeout=5):
             '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=%d' % connect_timeout, '-o', 'LogLevel=ERROR']
 
 
-def ssh_argv(user, address, key, known_hosts, command=(), connect_timeout=5):
+def ssh_argv(user, address, key, known_hosts, command=(), connect_timeout=5, jump=None):
+    """``ssh`` to a VM; with a ``jump``, through that hypervisor (proxy_option)."""
+    proxy = ['-o', proxy_option(jump, connect_timeout)] if jump is not None else []
     # '--': nothing after the options is read as one (an address or user starting with '-').
-    return ['ssh'] + ssh_options(key, known_hosts, connect_timeout) + ['--', '%s@%s' % (user, address)] + list(command)
+    return (['ssh'] + ssh_options(key, known_hosts, connect_timeout) + proxy + ['--', '%s@%s' % (user, address)]
+            + list(command))
+
+
+def _config_value(path):
+    """A file name as an ssh_config value: quoted (a blank would split it), %-tokens escaped."""
+    return '"%s"' % path.replace('%', '%%')
+
+
+def proxy_command(jump, connect_timeout=5):
+    """The ProxyCommand through ``jump``: an ``ssh -W`` that checks the hypervisor's host key
+    strictly against the jump's known_hosts (unlike ProxyJump, to which command-line
+    options do not apply), with its key only, never asking anything.
+
+    The outer ssh expands %-tokens in it and runs it with a shell; the inner one
+    expands them again in its file options: each path is quoted for the shell and
+    its % escaped for both.
+    """
+    def option(name, path):
+        return shlex.quote('%s=%s' % (name, _config_value(path))).replace('%', '%%')
+    # IdentityFile, not -i: ssh drops a -i file it cannot stat before it expands its tokens.
+    argv = ['ssh', '-o', option('IdentityFile', jump.key), '-o', option('UserKnownHostsFile', jump.known_hosts),
+            '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'StrictHostKeyChecking=yes', '-o', 'IdentitiesOnly=yes',
+            '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=%d' % connect_timeout, '-o', 'LogLevel=ERROR',
+            '-p', str(int(jump.port)), '-W', '%h:%p',
+            '--', shlex.quote('%s@%s' % (jump.user, jump.host)).replace('%', '%%')]
+    return ' '.join(argv)
+
+
+def proxy_option(jump, connect_timeout=5):
+    """The ``-o`` value of ssh that goes through ``jump``."""
+    return 'ProxyCommand=%s' % proxy_command(jump, connect_timeout)
 
 
 SSH_PORT = 22
@@ -46,6 +94,95 @@ def open_ssh(address, timeout=1.0):
         return socket.create_connection((address, SSH_PORT), timeout=timeout)
     except OSError:
         return None
+
+
+JUMP_CONNECT_TIMEOUT = 10.0
+
+
+def _where(jump):
+    return 'hypervisor %s (%s@%s port %s)' % (jump.name, jump.user, jump.host, jump.port)
+
+
+def open_jump(jump, timeout=JUMP_CONNECT_TIMEOUT):
+    """A paramiko SSHClient logged in to hypervisor ``jump``, to open channels to VMs through.
+
+    Its host key must be the one in the jump's known_hosts (RejectPolicy: an unknown or
+    changed key is refused and nothing is learnt); only the jump's key, no agent.
+    Failure: JumpError naming the hypervisor and its address.
+    """
+    import paramiko
+
+    class Refuse(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client, hostname, key):
+            raise JumpRefused('%s refused: its host key (%s) is not in %s'
+                              % (_where(jump), key.get_name(), jump.known_hosts))
+
+    client = paramiko.SSHClient()
+    try:
+        client.load_host_keys(jump.known_hosts)
+    except (IOError, OSError) as err:
+        raise JumpError('cannot read the known_hosts of %s: %s' % (_where(jump), err))
+    client.set_missing_host_key_policy(Refuse())
+    try:
+        client.connect(jump.host, port=int(jump.port), username=jump.user, key_filename=jump.key,
+                       look_for_keys=False, allow_agent=False, timeout=timeout,
+                       banner_timeout=HANDSHAKE_TIMEOUT, auth_timeout=HANDSHAKE_TIMEOUT)
+    except JumpRefused:
+        client.close()
+        raise
+    except paramiko.BadHostKeyException as err:
+        client.close()
+        raise JumpRefused('%s refused: its host key is not the one in %s (%s)' % (_where(jump), jump.known_hosts, err))
+    except (paramiko.SSHException, OSError, EOFError) as err:
+        client.close()
+        raise JumpError('cannot reach %s: %s: %s' % (_where(jump), type(err).__name__, err))
+    return client
+
+
+class Jumps(object):
+    """The connections to jump hosts of one wait: one per hypervisor, shared by the threads of
+    all the VMs behind it, opened when first needed and again when it has dropped."""
+
+    def __init__(self, connect=None):
+        self._connect = connect or open_jump
+        self._clients = {}
+        self._locks = collections.defaultdict(threading.Lock)
+        self._lock = threading.Lock()
+
+    def client(self, jump):
+        """The open connection to ``jump`` (JumpError when it cannot be made)."""
+        with self._lock:
+            lock = self._locks[jump]
+        with lock:
+            client = self._clients.get(jump)
+            transport = client.get_transport() if client is not None else None
+            if transport is None or not transport.is_active():
+                if client is not None:
+                    client.close()
+                    del self._clients[jump]
+                self._clients[jump] = client = self._connect(jump)
+            return client
+
+    def channel(self, jump, address, port=None, timeout=HANDSHAKE_TIMEOUT):
+        """A channel to ``address``:``port`` (the SSH port) through ``jump``, or None while nothing
+        listens there; JumpError when the hypervisor itself cannot be reached."""
+        import paramiko
+        client = self.client(jump)
+        try:
+            return client.get_transport().open_channel('direct-tcpip', (address, port or SSH_PORT), ('127.0.0.1', 0),
+                                                       timeout=timeout)
+        except paramiko.ChannelException:
+            return None  # the hypervisor could not connect to the VM's port: not listening yet
+        except (paramiko.SSHException, OSError, EOFError) as err:
+            if client.get_transport() is None or not client.get_transport().is_active():
+                raise JumpError('lost the connection to %s: %s: %s' % (_where(jump), type(err).__name__, err))
+            return None
+
+    def close(self):
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
 
 
 def try_login(user, address, key, known_hosts, timeout=5.0, sock=None):
@@ -74,12 +211,18 @@ def try_login(user, address, key, known_hosts, timeout=5.0, sock=None):
 
 
 def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None,  # pylint: disable=too-many-arguments
-                    budgets=None, until=None, given_up=None, elapsed=0.0, clock=time.monotonic, sleep=time.sleep):
+                    budgets=None, until=None, given_up=None, elapsed=0.0, clock=time.monotonic, sleep=time.sleep,
+                    jumps=None):
     """Wait until each target accepts an SSH login (runs ``true``), all in this one process.
 
-    ``targets``: {name: (user, address, key, known_hosts)}. Each is watched in
+    ``targets``: {name: (user, address, key, known_hosts[, jump])}. Each is watched in
     its own thread: a connection to its sshd, and on that same connection a
-    real login with paramiko (one connection at a time per VM).
+    real login with paramiko (one connection at a time per VM). A target with a
+    ``jump`` (a Jump) is reached through that hypervisor: a channel of the one
+    connection to it all its VMs share (``jumps``, a Jumps; made and closed here
+    when not given). A jump host that cannot be reached is retried like a VM
+    that does not answer, its JumpError being the try's error; one whose host
+    key is refused ends the wait of its VMs at once.
     ``timeout`` is each VM's budget, unless ``budgets`` ({name: seconds}) gives it
     its own. With a ``watch`` (boot_watch.BootWatch), a
     VM whose budget is spent keeps being waited for while it is visibly
@@ -125,9 +268,20 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
             return False
         return slice_end is None or now < slice_end
 
-    def watch_one(name, user, address, key, known_hosts):
+    own_jumps = jumps is None
+    jumps = Jumps() if own_jumps else jumps
+
+    def watch_one(name, user, address, key, known_hosts, jump=None):
         while keep_waiting(name):
-            sock = open_ssh(address)
+            try:
+                sock = open_ssh(address) if jump is None else jumps.channel(jump, address)
+            except JumpRefused as err:
+                errors[name], ended[name] = str(err), 'the host key of hypervisor %s was refused' % jump.name
+                return
+            except JumpError as err:
+                errors[name] = str(err)
+                sleep(poll)
+                continue
             if sock is not None:
                 error = try_login(user, address, key, known_hosts, timeout=HANDSHAKE_TIMEOUT, sock=sock)
                 if error is None:
@@ -135,7 +289,7 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
                     return
                 errors[name] = error
             else:
-                errors[name] = 'port 22 of %s not open' % address
+                errors[name] = 'port 22 of %s not open%s' % (address, '' if jump is None else ' (through %s)' % _where(jump))
             sleep(poll)
 
     threads = [threading.Thread(target=watch_one, args=(name,) + tuple(target), daemon=True)
@@ -143,8 +297,12 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     for thread in threads:
         thread.start()
     last_end = origin + max(hard_limit.values() or [0])
-    for thread in threads:
-        thread.join(max(0.0, min(last_end, slice_end or last_end) - clock()) + 10)
+    try:
+        for thread in threads:
+            thread.join(max(0.0, min(last_end, slice_end or last_end) - clock()) + 10)
+    finally:
+        if own_jumps:
+            jumps.close()
     pending = sorted(set(targets) - set(ready))
     if given_up is not None:
         given_up.update(name for name in pending if name in ended)

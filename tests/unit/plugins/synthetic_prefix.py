@@ -91,6 +91,21 @@ def make_two_vm_prefix(path):
     return path
 
 
+def spread_over_hypervisors(path, placement, hypervisors, net_hypervisors=None):
+    """Make prefix ``path`` a multi-host one, as lago_prefix records it (docs/MULTIHOST.md):
+    ``placement`` {vm: hypervisor}, ``hypervisors`` {name: {ssh_host, ssh_user, ssh_port,
+    ssh_key, known_hosts}}, ``net_hypervisors`` {net: [first, others...]} (default: every
+    net on the hypervisors of the placement, in name order)."""
+    state = read_state(path)
+    state['hypervisors'] = hypervisors
+    for name, hypervisor in placement.items():
+        state['vms'][name]['hypervisor'] = hypervisor
+    for net in state['nets']:
+        state['nets'][net]['hypervisors'] = list((net_hypervisors or {}).get(net) or sorted(set(placement.values())))
+    write_state(path, state)
+    return state
+
+
 # --- reading ansible-inventory --list output ----------------------------------
 
 def trusted(obj):

@@ -5,6 +5,7 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import re
 import shlex
 import subprocess
 
@@ -14,7 +15,7 @@ from ansible_collections.lago.lago.plugins.module_utils import host_view, libvir
 from ansible_collections.lago.lago.plugins.module_utils.errors import LagoError, PrefixError, SpecError
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout
 from ansible_collections.lago.lago.tests.unit.plugins.synthetic_prefix import (
-    make_prefix, make_two_vm_prefix, read_state, vm_state, write_state)
+    make_prefix, make_two_vm_prefix, read_state, spread_over_hypervisors, vm_state, write_state)
 
 
 def safe(name):
@@ -39,7 +40,7 @@ def test_read_prefix_gives_one_plain_record_per_vm_sorted(lab):
         'ssh_user': 'root', 'vm_type': 'ovirt-engine', 'groups': ['engines', 'web-servers'],
         'management_net': 'lan', 'nics': state['vms']['vm01']['nics'], 'disks': state['vms']['vm01']['disks'],
         'metadata': {'deploy-scripts': ['/p/scripts/vm01/01-setup.sh'], 'distro': 'el8'},
-        'artifacts': ['/var/log'], 'distro': None,
+        'artifacts': ['/var/log'], 'distro': None, 'hypervisor': None, 'jump': None,
     }
     assert records[1]['ssh_user'] == 'cloud'
     # what an inventory cache stores (JSON) gives the same records back
@@ -214,6 +215,86 @@ def test_ssh_common_args_keep_an_odd_known_hosts_path_whole(tmp_path):
     assert 'stricthostkeychecking true\n' in config
     assert 'hostkeyalias vm01\n' in config
     assert 'identitiesonly yes\n' in config
+
+
+def _ssh_config(args, host='vm01'):
+    """What ``ssh`` makes of ``args`` (a list) for ``host``: {keyword: value} (``ssh -G``)."""
+    out = subprocess.run(['ssh', '-G'] + args + [host], stdout=subprocess.PIPE, universal_newlines=True,
+                         check=True).stdout
+    config = {}
+    for line in out.splitlines():
+        if ' ' in line:
+            config.setdefault(*line.split(' ', 1))  # the first value: the command line's
+    return config
+
+
+def _expand_tokens(command, host, port):
+    """What ssh does to a ProxyCommand before its shell runs it: %h, %p and %% expanded."""
+    return re.sub('%[hp%]', lambda match: {'%h': host, '%p': str(port), '%%': '%'}[match.group(0)], command)
+
+
+@pytest.fixture
+def multihost(tmp_path):
+    """vm01 on hv1, vm02 on hv2, the net lan on hv1 (its gateway) then hv2; odd hypervisor key paths."""
+    prefix = make_two_vm_prefix(str(tmp_path / 'lab'))
+    odd = tmp_path / 'hv keys %d'
+    odd.mkdir()
+    hypervisors = dict((name, dict(ssh_host='192.168.250.1%d' % index, ssh_user='root', ssh_port=2200 + index,
+                                   ssh_key=str(odd / ('id %s' % name)), known_hosts=str(odd / "known 'hosts'")))
+                       for index, name in ((1, 'hv1'), (2, 'hv2')))
+    spread_over_hypervisors(prefix, {'vm01': 'hv1', 'vm02': 'hv2'}, hypervisors, {'lan': ['hv1', 'hv2'],
+                                                                                  'storage': ['hv2', 'hv1']})
+    return prefix, hypervisors
+
+
+def test_a_vm_of_a_multi_host_prefix_is_reached_through_the_first_hypervisor_of_its_net(multihost):
+    prefix, hypervisors = multihost
+    records = host_view.read_prefix(prefix)
+    # vm02 runs on hv2, but lan's gateway is on hv1: both are reached through hv1
+    for record, hypervisor in zip(records, ('hv1', 'hv2')):
+        assert record['hypervisor'] == hypervisor
+        hv1 = hypervisors['hv1']
+        assert record['jump'] == dict(name='hv1', host=hv1['ssh_host'], port=hv1['ssh_port'], user='root',
+                                      key=hv1['ssh_key'], known_hosts=hv1['known_hosts'])
+        assert host_view.host_vars(record)['lago_hypervisor'] == hypervisor
+    assert json.loads(json.dumps(records)) == records  # an inventory cache holds them
+
+
+def test_the_proxy_command_keeps_both_hops_strict_and_odd_paths_whole(multihost):
+    prefix, hypervisors = multihost
+    record = host_view.read_prefix(prefix)[1]
+    hv1 = hypervisors['hv1']
+    # Ansible splits ansible_ssh_common_args with shlex, then runs ssh with them
+    outer = _ssh_config(shlex.split(host_view.host_vars(record)['ansible_ssh_common_args']))
+    assert outer['userknownhostsfile'] == Layout(prefix).known_hosts and outer['hostkeyalias'] == 'vm02'
+    assert outer['stricthostkeychecking'] == 'true'
+    # the ProxyCommand as its shell runs it, once ssh expanded %h and %p
+    inner_argv = shlex.split(_expand_tokens(outer['proxycommand'], record['address'], 22))
+    assert inner_argv[0] == 'ssh' and inner_argv[inner_argv.index('-W') + 1] == '%s:22' % record['address']
+    assert inner_argv[-2:] == ['--', 'root@%s' % hv1['ssh_host']]
+    inner = _ssh_config(inner_argv[1:inner_argv.index('-W')], host=hv1['ssh_host'])
+    assert inner['userknownhostsfile'] == hv1['known_hosts']
+    # ssh -G shows IdentityFile before ssh expands its tokens (it does when loading the key)
+    assert inner['identityfile'].replace('%%', '%') == hv1['ssh_key']
+    assert inner['port'] == str(hv1['ssh_port'])
+    assert (inner['stricthostkeychecking'], inner['globalknownhostsfile'], inner['batchmode'],
+            inner['identitiesonly']) == ('true', '/dev/null', 'yes', 'yes')
+
+
+def test_a_single_host_vm_has_no_proxy(lab):
+    for record in host_view.read_prefix(lab):
+        assert 'ProxyCommand' not in host_view.host_vars(record)['ansible_ssh_common_args']
+        assert record['jump'] is None and host_view.host_vars(record)['lago_hypervisor'] is None
+
+
+def test_a_vm_on_a_hypervisor_the_state_does_not_describe_names_it(multihost):
+    prefix, _hypervisors = multihost
+    state = read_state(prefix)
+    del state['hypervisors']['hv1']
+    write_state(prefix, state)
+    with pytest.raises(PrefixError, match=r'VM vm01 is reached through hypervisor hv1: hypervisor hv1 is not in '
+                                          r'.*state.json \(it has: hv2\)'):
+        host_view.read_prefix(prefix)
 
 
 # --- running -----------------------------------------------------------------------------

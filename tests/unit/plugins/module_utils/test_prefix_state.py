@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ansible_collections.lago.lago.plugins.module_utils import prefix_state
+from ansible_collections.lago.lago.plugins.module_utils import prefix_state, ssh
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixBusy, PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout, PrefixState, open_prefix
 
@@ -239,3 +239,57 @@ def test_a_vm_records_its_hypervisor_and_old_state_files_read_as_local(tmp_path)
     with open(layout.state_file) as handle:
         assert json.load(handle)['vms']['vm01']['hypervisor'] == 'hv2'
     assert PrefixState.load(layout).vm('vm01').hypervisor == 'hv2'
+
+
+# --- the hypervisors of a multi-host prefix (docs/MULTIHOST.md) ------------------------------
+
+def _multihost(tmp_path, **hv1):
+    layout = _saved(tmp_path)
+    state = PrefixState.load(layout)
+    state.add_vm('vm02', dict(state.vm('vm01').to_dict(), libvirt_name='aaaaaaaa-vm02', address='192.168.200.3'))
+    state.vm('vm01').hypervisor = 'hv1'
+    state.vm('vm02').hypervisor = 'hv2'
+    state.net('lan').update(hypervisors=['hv2', 'hv1'])
+    state.set('hypervisors', {
+        'hv1': dict(dict(ssh_host='192.168.250.11', ssh_user='root', ssh_port=22, ssh_key='/k/id', known_hosts='/k/kh'),
+                    **hv1),
+        'hv2': dict(ssh_host='hv2.example', ssh_key='keys/id', known_hosts='~/kh', ssh_port='2222'),
+    })
+    state.save()
+    return PrefixState.load(layout)
+
+
+def test_a_single_host_prefix_has_no_hypervisors_and_no_jump(tmp_path):
+    state = PrefixState.load(_saved(tmp_path))
+    assert state.hypervisors == {} and state.net('lan').hypervisors == []
+    assert state.vm('vm01').hypervisor is None and state.jump_for('vm01') is None
+
+
+def test_a_vm_is_reached_through_the_first_hypervisor_of_its_management_net(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', '/home/me')
+    state = _multihost(tmp_path)
+    assert sorted(state.hypervisors) == ['hv1', 'hv2'] and state.net('lan').hypervisors == ['hv2', 'hv1']
+    assert state.hypervisor('hv1').ssh_host == '192.168.250.11'
+    assert state.hypervisor('hv2').ssh_user == 'root'  # the default user
+    # lan's gateway is on hv2: vm01 (on hv1) is reached through hv2 too; relative and ~ paths resolved
+    expected = ssh.Jump('hv2', 'hv2.example', 2222, 'root', os.path.join(state.path, 'keys/id'), '/home/me/kh')
+    assert state.jump_for('vm01') == expected and state.jump_for(state.vm('vm02')) == expected
+    # a net that records no hypervisors: the VM's own
+    state.net('lan').update(hypervisors=None)
+    assert state.jump_for('vm01') == ssh.Jump('hv1', '192.168.250.11', 22, 'root', '/k/id', '/k/kh')
+
+
+def test_a_jump_the_state_does_not_describe_is_an_error_naming_the_vm_and_key(tmp_path):
+    state = _multihost(tmp_path, ssh_key=None)
+    state.net('lan').update(hypervisors=['hv1'])
+    with pytest.raises(PrefixError, match=r'^VM vm01 is reached through hypervisor hv1, but .*state.json: '
+                                          r'hypervisors.hv1 has no ssh_key$'):
+        state.jump_for('vm01')
+    state = _multihost(tmp_path / 'port', ssh_port='ssh')
+    state.net('lan').update(hypervisors=['hv1'])
+    with pytest.raises(PrefixError, match=r"hypervisors.hv1.ssh_port must be a port number, not 'ssh'"):
+        state.jump_for('vm02')
+    state.net('lan').update(hypervisors=['hv9'])
+    with pytest.raises(PrefixError, match=r'^VM vm01 is reached through hypervisor hv9: hypervisor hv9 is not in '
+                                          r'.*state.json \(it has: hv1, hv2\)$'):
+        state.jump_for('vm01')

@@ -15,6 +15,7 @@ import pytest
 paramiko = pytest.importorskip('paramiko')
 
 from ansible_collections.lago.lago.plugins.module_utils import ssh  # noqa: E402
+from ansible_collections.lago.lago.plugins.module_utils.errors import JumpError, JumpRefused  # noqa: E402
 
 
 class _Server(paramiko.ServerInterface):
@@ -101,6 +102,17 @@ def test_ssh_argv_ends_the_options_before_the_destination():
     argv = ssh.ssh_argv('root', '-oProxyCommand=x', '/p/id_rsa', '/p/known_hosts', ['true'])
     assert argv[-3:] == ['--', 'root@-oProxyCommand=x', 'true']
     assert argv.index('--') == len(argv) - 3
+
+
+def test_ssh_argv_through_a_jump_host_has_its_proxy_command_before_the_destination():
+    jump = ssh.Jump('hv1', '192.168.250.11', 2222, 'root', '/hv/id', '/hv/known hosts')
+    argv = ssh.ssh_argv('root', '10.0.0.5', '/p/id_rsa', '/p/known_hosts', ['sync'], jump=jump)
+    assert argv[-3:] == ['--', 'root@10.0.0.5', 'sync']
+    proxy = argv[argv.index('-o', argv.index('LogLevel=ERROR')) + 1]
+    assert proxy == ssh.proxy_option(jump) and proxy.startswith('ProxyCommand=ssh ')
+    assert proxy.endswith(' -p 2222 -W %h:%p -- root@192.168.250.11')
+    assert "'UserKnownHostsFile=\"/hv/known hosts\"'" in proxy and 'StrictHostKeyChecking=yes' in proxy
+    assert 'ProxyCommand' not in ' '.join(ssh.ssh_argv('root', '10.0.0.5', '/p/id_rsa', '/p/known_hosts'))
 
 
 class _FakeTime(object):
@@ -208,3 +220,159 @@ def test_one_connection_at_a_time_and_the_login_runs_on_it(vm, monkeypatch):
     assert pending == [] and 'vm01' in ready
     assert len(logins) == len(opened) and all(isinstance(sock, Counted) for sock in logins)
     assert most[0] == 1 and open_now[0] == 0
+
+
+# --- through a jump host (a hypervisor of a multi-host prefix) ---------------------------------
+
+HV1 = ssh.Jump('hv1', '192.168.250.11', 22, 'root', '/hv/id', '/hv/known_hosts')
+HV2 = ssh.Jump('hv2', '192.168.250.12', 22, 'root', '/hv/id', '/hv/known_hosts')
+
+
+class _FakeJumps(object):
+    """A Jumps whose channels are tuples; ``fails`` {hypervisor: JumpError} makes a hypervisor fail."""
+
+    def __init__(self, fails=None):
+        self.fails = fails or {}
+        self.asked = []
+        self.lock = threading.Lock()
+
+    def channel(self, jump, address):
+        with self.lock:
+            self.asked.append((jump.name, address))
+        if jump.name in self.fails:
+            raise self.fails[jump.name]
+        return ('channel through', jump.name, address)
+
+
+def _fake_logins(monkeypatch, accepts_at_try):
+    tries = {}
+    lock = threading.Lock()
+
+    def try_login(user, address, key, known_hosts, timeout=5.0, sock=None):
+        assert sock[0] == 'channel through' and sock[2] == address  # the login runs on the channel just opened
+        with lock:
+            tries[address] = tries.get(address, 0) + 1
+            return None if tries[address] >= accepts_at_try[address] else 'AuthenticationException: not yet'
+
+    def no_direct(address, timeout=1.0):
+        raise AssertionError('a direct connection to %s' % address)
+    monkeypatch.setattr(ssh, 'open_ssh', no_direct)
+    monkeypatch.setattr(ssh, 'try_login', try_login)
+    return tries
+
+
+def test_vms_behind_hypervisors_log_in_over_channels_with_the_same_slices(monkeypatch):
+    fake = _FakeTime()
+    tries = _fake_logins(monkeypatch, {'10.0.0.1': 1, '10.0.0.2': 3, '10.0.0.3': 2})
+    jumps = _FakeJumps()
+    targets = {'vm1': ('root', '10.0.0.1', 'k', 'kh', HV1), 'vm2': ('root', '10.0.0.2', 'k', 'kh', HV1),
+               'vm3': ('root', '10.0.0.3', 'k', 'kh', HV2)}
+    ready, pending = ssh.wait_for_logins(targets, timeout=300, poll=0.25, clock=fake.clock, sleep=fake.sleep,
+                                         jumps=jumps)
+    assert pending == [] and sorted(ready) == ['vm1', 'vm2', 'vm3']
+    assert tries == {'10.0.0.1': 1, '10.0.0.2': 3, '10.0.0.3': 2}
+    assert sorted(jumps.asked) == [('hv1', '10.0.0.1'), ('hv1', '10.0.0.2'), ('hv1', '10.0.0.2'), ('hv1', '10.0.0.2'),
+                                   ('hv2', '10.0.0.3'), ('hv2', '10.0.0.3')]
+    assert sorted(sum(fake.sleeps.values(), [])) == [0.25] * 3  # only after failed tries
+    # a slice ends a VM still within its budget as pending, not given up
+    tries.clear()
+    given_up = set()
+    _fake_logins(monkeypatch, {'10.0.0.1': 10 ** 9})
+    fake = _FakeTime()
+    ready, pending = ssh.wait_for_logins({'vm1': targets['vm1']}, timeout=300, poll=0.25, until=5, given_up=given_up,
+                                         clock=fake.clock, sleep=fake.sleep, jumps=jumps)
+    assert ready == {} and pending == ['vm1'] and given_up == set()
+
+
+def test_an_unreachable_jump_host_is_retried_to_the_budget_and_named(monkeypatch):
+    fake = _FakeTime()
+    _fake_logins(monkeypatch, {'10.0.0.1': 1, '10.0.0.3': 1})
+    down = JumpError('cannot reach hypervisor hv1 (root@192.168.250.11 port 22): ConnectionRefusedError')
+    jumps = _FakeJumps({'hv1': down})
+    why, given_up = {}, set()
+    ready, pending = ssh.wait_for_logins({'vm1': ('root', '10.0.0.1', 'k', 'kh', HV1),
+                                          'vm3': ('root', '10.0.0.3', 'k', 'kh', HV2)},
+                                         timeout=5, poll=0.25, why=why, given_up=given_up, clock=fake.clock,
+                                         sleep=fake.sleep, jumps=jumps)
+    assert list(ready) == ['vm3'] and pending == ['vm1'] and given_up == {'vm1'}
+    assert why['vm1'].startswith('cannot reach hypervisor hv1 (root@192.168.250.11 port 22)'), why
+    assert 'its budget of 5s ran out' in why['vm1'], why
+    assert jumps.asked.count(('hv1', '10.0.0.1')) == 20  # every poll of its budget, nothing more
+
+
+def test_a_refused_jump_host_key_ends_the_wait_at_once(monkeypatch):
+    fake = _FakeTime()
+    _fake_logins(monkeypatch, {'10.0.0.1': 1})
+    jumps = _FakeJumps({'hv1': JumpRefused('hypervisor hv1 (root@192.168.250.11 port 22) refused: ...')})
+    why = {}
+    ready, pending = ssh.wait_for_logins({'vm1': ('root', '10.0.0.1', 'k', 'kh', HV1)}, timeout=300, poll=0.25,
+                                         why=why, clock=fake.clock, sleep=fake.sleep, jumps=jumps)
+    assert ready == {} and pending == ['vm1'] and fake.sleeps == {} and len(jumps.asked) == 1
+    assert 'hv1' in why['vm1'] and 'refused' in why['vm1'] and 'the host key of hypervisor hv1 was refused' in why['vm1']
+
+
+class _Client(object):
+    def __init__(self, jump):
+        self.jump, self.active, self.closed = jump, True, False
+
+    def get_transport(self):
+        return self
+
+    def is_active(self):
+        return self.active and not self.closed
+
+    def open_channel(self, kind, dest, src, timeout=None):
+        assert kind == 'direct-tcpip'
+        return (kind, self.jump.name, dest)
+
+    def close(self):
+        self.closed = True
+
+
+def test_one_connection_per_jump_host_shared_and_reopened_when_it_drops():
+    made = []
+    lock = threading.Lock()
+
+    def connect(jump):
+        with lock:
+            made.append(_Client(jump))
+            return made[-1]
+    jumps = ssh.Jumps(connect)
+    threads = [threading.Thread(target=jumps.channel, args=(HV1, '10.0.0.%d' % n)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [client.jump.name for client in made] == ['hv1']  # 8 VMs, one connection
+    assert jumps.channel(HV2, '10.0.0.9') == ('direct-tcpip', 'hv2', ('10.0.0.9', ssh.SSH_PORT))
+    made[0].active = False  # hv1's connection dropped
+    assert jumps.channel(HV1, '10.0.0.1') == ('direct-tcpip', 'hv1', ('10.0.0.1', ssh.SSH_PORT))
+    assert [client.jump.name for client in made] == ['hv1', 'hv2', 'hv1'] and made[0].closed
+    jumps.close()
+    assert all(client.closed for client in made)
+
+
+def test_open_jump_checks_the_host_key_strictly_and_learns_nothing(vm):
+    jump = ssh.Jump('hv1', '127.0.0.1', vm['port'], 'root', vm['key'], vm['known_hosts'])
+    ssh.open_jump(jump).close()  # the right key: logged in
+    other = vm['tmp'] / 'other_known_hosts'
+    wrong = u'[127.0.0.1]:%d ssh-rsa %s\n' % (vm['port'], paramiko.RSAKey.generate(2048).get_base64())
+    other.write_text(wrong)
+    empty = vm['tmp'] / 'empty_known_hosts'
+    empty.write_text(u'')
+    for known_hosts, why in ((other, 'is not the one in'), (empty, 'is not in')):
+        with pytest.raises(JumpRefused, match=r'^hypervisor hv1 \(root@127.0.0.1 port %d\) refused: its host key '
+                                              r'.*%s %s' % (vm['port'], why, known_hosts)):
+            ssh.open_jump(jump._replace(known_hosts=str(known_hosts)))
+    assert empty.read_text() == u'' and other.read_text() == wrong  # nothing learnt
+
+
+def test_open_jump_names_an_unreachable_hypervisor_and_its_address(vm):
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nobody listens there now
+    jump = ssh.Jump('hv1', '127.0.0.1', port, 'root', vm['key'], vm['known_hosts'])
+    with pytest.raises(JumpError, match=r'^cannot reach hypervisor hv1 \(root@127.0.0.1 port %d\): '
+                                        r'(NoValidConnectionsError|ConnectionRefusedError)' % port):
+        ssh.open_jump(jump)
