@@ -19,6 +19,7 @@ import time
 from ansible_collections.lago.lago.plugins.module_utils import domain, faults, network, prefix_vms
 from ansible_collections.lago.lago.plugins.module_utils.boot_watch import BootWatch
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
+from ansible_collections.lago.lago.plugins.module_utils.files import read_json
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power_state
@@ -142,6 +143,10 @@ def _boot_watch(conn, state, names, stall, quiet_for=None):
 
 def _waited_vms(state, vms):
     # A VM made with bootstrap: false has no seed: no key of the prefix in it, no known host key.
+    # A multi-host prefix's seeds are on the hypervisors: the controller's init spec tells.
+    if state.hypervisors:
+        domains = (read_json(state.layout.spec_file) or {}).get('domains') or {}
+        return [name for name in state.chosen_vms(vms) if (domains.get(name) or {}).get('bootstrap') is not False]
     return [name for name in state.chosen_vms(vms) if state.vm(name).seed]
 
 

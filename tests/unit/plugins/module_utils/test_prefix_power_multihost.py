@@ -3,6 +3,8 @@
 
 from __future__ import absolute_import, division, print_function
 
+import json
+
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import prefix_power, ssh
@@ -17,9 +19,11 @@ class _NoLibvirt(object):
         raise AssertionError('the controller asked its libvirtd for %s' % name)
 
 
-def _seeded(state):
-    for name in state.vm_names:
-        state.vm(name).seed = '/x/%s-seed.iso' % name
+def _seeded(state, **bootstrap):
+    """The controller's init spec (its VMs have no seed: those are on the hypervisors)."""
+    domains = dict((name, dict(bootstrap=bootstrap.get(name, True))) for name in state.vm_names)
+    with open(state.layout.spec_file, 'w') as handle:
+        json.dump(dict(domains=domains, nets={}), handle)
     return state
 
 
@@ -51,3 +55,14 @@ def test_a_vm_that_never_answers_names_its_hypervisor_and_part(tmp_path, monkeyp
     with pytest.raises(PrefixError, match=r'(?s)no SSH login within 300s \(vm02\).*cannot reach hypervisor hv2\n'
                                           r'\(its console is on hypervisor hv1, in its part /var/lib/libvirt/parts/p\)'):
         prefix_power.look_for_ssh(state, _NoLibvirt(), timeout=300, wait=1)
+
+
+def test_a_vm_without_bootstrap_is_not_waited_for(tmp_path, monkeypatch):
+    state = _seeded(_multihost(tmp_path), vm02=False)
+    seen = {}
+
+    def logins(targets, **kwargs):
+        seen.update(targets)
+        return dict((name, 1.0) for name in targets), []
+    monkeypatch.setattr(prefix_power, 'wait_for_logins', logins)
+    assert sorted(prefix_power.look_for_ssh(state, _NoLibvirt(), wait=1)) == ['vm01'] and sorted(seen) == ['vm01']
