@@ -216,6 +216,25 @@ def part_of(state, spec, host):
                 tunnels=tunnels_of(state, host))
 
 
+def check_part(part, spec):
+    """A ``part`` option (part_of's dict) for the init ``spec``: SpecError naming every missing or wrong key."""
+    problems = Problems()
+    for key in ('hypervisor', 'uuid', 'nets', 'vms'):
+        wrong = not isinstance(part.get(key), dict) if key in ('nets', 'vms') else not part.get(key)
+        if wrong:
+            problems.check(fail, 'part.%s' % key, 'missing: give the part as the controller returned it (parts.<hypervisor>)')
+    problems.raise_found()
+    for name in sorted(spec['nets']):
+        if not isinstance(part['nets'].get(name), dict):
+            problems.check(fail, 'part.nets.%s' % name, 'net %s of the spec is not in the part' % name)
+    for name in sorted(spec['domains']):
+        nics = (part['vms'].get(name) or {}).get('nics') if isinstance(part['vms'].get(name), dict) else None
+        if not nics or len(nics) != len(spec['domains'][name]['nics']):
+            problems.check(fail, 'part.vms.%s.nics' % name, 'VM %s of the spec has no NICs (as many as its '
+                                                            'spec) in the part' % name)
+    problems.raise_found()
+
+
 def tunnels_of(state, host):
     """The lago_vxlan arguments (bridge, vni, local, peers, mtu) of each net of ``host`` spread over several hypervisors."""
     records = state.hypervisors

@@ -296,6 +296,10 @@ def present_and_powered(run, conn, layout):
     spec is given), then the power plan. The SSH wait of started follows, outside the lock."""
     p = run.params
     new_spec = wanted_spec(p, layout)
+    if p['part'] is not None:
+        if new_spec is None:
+            raise PrefixError('part: the part of a multi-host prefix needs its spec (parts.<hypervisor>.spec)')
+        prefix_multihost.check_part(p['part'], new_spec)
     values = {}
     with run.open_prefix(layout.path, must_exist=new_spec is None) as state:
         if p['hypervisors'] or state.hypervisors:

@@ -200,11 +200,16 @@ def _console_seen_from_controller(host, console):
                         console[len(private):]) if console.startswith(private) else console
 
 
+BOOT_BUDGET = 300
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2 * 4 * BOOT_BUDGET + 900)  # each VM's wait may follow a slow boot to 4 budgets; the playbooks
 def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo, tmp_path, unique_name):
     """Both VMs start on their hypervisors, db01 resolves and reaches web01 over the lab net (across the
     tunnel), SSH from the controller reaches both through hv1 with the prefix's strict known_hosts, a
-    second init + start changes nothing, status shows each VM running on its hypervisor, and destroy
-    leaves nothing anywhere."""
+    second init + start changes nothing, status shows each VM running on its hypervisor, stop shuts both
+    off, and destroy leaves nothing anywhere."""
     inventory, _addresses = hypervisors
     work = pinned_demo(tmp_path)
     extra = mh_vars(lab_host_dirs, http_repo, unique_name)
@@ -230,7 +235,7 @@ def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo
             try:
                 console = _console_seen_from_controller(host, os.path.join(part, 'logs', '%s.console.log' % name))
                 watch = boot_watch.BootWatch({name: (conn.lookupByName('%s-%s' % (short_id, name)), console)})
-                wait_for_login(name, lambda name=name: ssh_vm(name, 'true'), 300, watch, console)
+                wait_for_login(name, lambda name=name: ssh_vm(name, 'true'), BOOT_BUDGET, watch, console)
             finally:
                 conn.close()
         # db01 (on hv2) resolves web01 (on hv1) through the one DNS server and reaches it over the
@@ -251,6 +256,11 @@ def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo
         for host, name in (('hv1', 'web01'), ('hv2', 'db01')):
             assert 'vm %s: running on %s at %s' % (name, host, state['vms'][name]['address']) in status.stdout, \
                 status.stdout[-3000:]
+        # stop: each VM shut off on its hypervisor.
+        play('stop', extra, inventory, work).check()
+        status = play('status', extra, inventory, work).check()
+        for host, name in (('hv1', 'web01'), ('hv2', 'db01')):
+            assert 'vm %s: shut off on %s' % (name, host) in status.stdout, status.stdout[-3000:]
         play('destroy', extra, inventory, work).check()
     finally:
         play('destroy', extra, inventory, work)

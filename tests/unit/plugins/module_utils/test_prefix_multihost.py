@@ -189,3 +189,17 @@ def test_a_hypervisor_reports_its_memory_domains_and_routes(monkeypatch):
     monkeypatch.setattr(placement, 'host_in_use', lambda: found)
     assert placement.hypervisor_report(Conn()) == dict(facts=dict(free_memory_mib=3072, vms=2),
                                                        routes=['10.0.0.0/8', '192.168.250.0/24'])
+
+
+@pytest.mark.parametrize('change, message', [
+    (lambda part: part.pop('uuid'), 'part.uuid: missing'),
+    (lambda part: part['nets'].pop('lan'), 'part.nets.lan: net lan of the spec is not in the part'),
+    (lambda part: part['vms']['web01'].update(nics=[]), 'part.vms.web01.nics: VM web01 of the spec has no NICs'),
+])
+def test_a_bad_part_is_refused_naming_the_key(tmp_path, change, message):
+    values, _state, _options = init(tmp_path, spec(tmp_path, web01='hv1', db01='hv2'), hypervisors())
+    part = values['parts']['hv1']
+    change(part)
+    with pytest.raises(SpecError) as caught:
+        prefix_multihost.check_part(part, normalize_spec(part['spec']))
+    assert message in str(caught.value)
