@@ -30,6 +30,10 @@ def ssh_vm(prefix, address, *command):
                           check=False)
 
 
+SSH_BUDGET = 300  # lago_ssh_timeout: the controller's wait for each VM, in start and in revert
+
+
+@pytest.mark.timeout(2 * SSH_BUDGET + 900)  # the two waits, and the playbooks around them
 def test_multihost_start_waits_then_snapshot_and_revert(hypervisors, lab_host_dirs, http_repo, tmp_path,  # noqa: F811
                                                         unique_name):
     inventory, _addresses = hypervisors
