@@ -326,6 +326,9 @@ def present_and_powered(run, conn, layout):
 def controller(run, conn, state, new_spec):
     """present on the controller of a multi-host prefix; started and stopped are the parts'."""
     p = run.params
+    if p['part'] is not None:
+        raise PrefixError('%s holds the controller of a multi-host prefix: a part built on the same host needs a path '
+                          'of its own (lago_hypervisor_prefix_path)' % state.path)
     if p['state'] != 'present':
         raise PrefixError('prefix %s spans hypervisors: start and stop its parts on them (playbooks start.yml and '
                           'stop.yml, docs/MULTIHOST.md), not the controller' % state.path)
