@@ -19,6 +19,7 @@ import time
 from ansible_collections.lago.lago.plugins.module_utils import domain, faults, network, prefix_vms
 from ansible_collections.lago.lago.plugins.module_utils.boot_watch import BootWatch
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
+from ansible_collections.lago.lago.plugins.module_utils.files import read_json
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power_state
@@ -142,6 +143,10 @@ def _boot_watch(conn, state, names, stall, quiet_for=None):
 
 def _waited_vms(state, vms):
     # A VM made with bootstrap: false has no seed: no key of the prefix in it, no known host key.
+    # A multi-host prefix's seeds are on the hypervisors: the controller's init spec tells.
+    if state.hypervisors:
+        domains = (read_json(state.layout.spec_file) or {}).get('domains') or {}
+        return [name for name in state.chosen_vms(vms) if (domains.get(name) or {}).get('bootstrap') is not False]
     return [name for name in state.chosen_vms(vms) if state.vm(name).seed]
 
 
@@ -151,10 +156,18 @@ def _budgets(state, names, timeout):
 
 
 def _no_login(state, budgets, pending, why):
-    tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), console_tail(state.layout, name))
+    tails = ['--- %s (%s): %s\n%s' % (name, state.vm(name).address, why.get(name, ''), _console_of(state, name))
              for name in pending]
     return PrefixError('no SSH login within %s to: %s\n%s' % (
         ', '.join('%ss (%s)' % (budgets[name], name) for name in pending), ', '.join(pending), '\n'.join(tails)))
+
+
+def _console_of(state, name):
+    hypervisor = state.vm(name).hypervisor
+    if hypervisor:
+        return '(its console is on hypervisor %s, in its part %s)' % (
+            hypervisor, (state.hypervisors.get(hypervisor) or {}).get('path') or state.layout.path)
+    return console_tail(state.layout, name)
 
 
 def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
@@ -193,7 +206,9 @@ def look_for_ssh(state, conn, vms=None, timeout=300.0, since=None, wait=5.0, sta
     names = _waited_vms(state, vms)
     quiet = dict((name, max(0.0, time.time() - os.path.getmtime(state.layout.console_log(name))))
                  for name in names if os.path.exists(state.layout.console_log(name)))
-    watch = _boot_watch(conn, state, names, stall, quiet_for=quiet)
+    # A multi-host prefix's VMs run on their hypervisors: the controller sees neither their
+    # domains nor their consoles, so their wait is their budget alone.
+    watch = None if state.hypervisors else _boot_watch(conn, state, names, stall, quiet_for=quiet)
     budgets = _budgets(state, names, timeout)
     why, given_up = {}, set()
     ready, _pending = wait_for_logins(_login_targets(state, names), timeout=timeout, budgets=budgets, why=why,
@@ -206,7 +221,9 @@ def look_for_ssh(state, conn, vms=None, timeout=300.0, since=None, wait=5.0, sta
             looks[name] = dict(reachable=True, waited=round(ready[name], 1))
         else:
             looks[name] = dict(reachable=False, waited=round(time.time() - since, 1),
-                               console=console_last_line(state.layout, name), progress=watch.last_progress(name))
+                               console=console_last_line(state.layout, name) if watch else '',
+                               progress=watch.last_progress(name) if watch else
+                               'running on %s, its console there' % state.vm(name).hypervisor)
     return looks
 
 

@@ -161,6 +161,10 @@ def _pool_location(value, place, paths):
     if values.is_remote_location(location):
         return location
     location = paths.local(location, place)
+    if paths.hypervisor:
+        # A VM pinned to a hypervisor (docs/MULTIHOST.md) takes a local pool state from that
+        # hypervisor's disks: its part checks it there.
+        return location
     if not os.path.isfile(os.path.join(location, 'manifest.json')):
         problem = 'is incomplete (no manifest.json)' if os.path.isdir(location) else 'does not exist'
         fail(place, 'pool state %s %s' % (location, problem))

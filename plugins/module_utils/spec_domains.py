@@ -65,7 +65,8 @@ def normalize_domain(name, raw, place, nets, management, paths):
     if domain['nics'] is not None and management is not None:
         check(_check_management_nic, domain['nics'], raw, place, management)
     domain.update({
-        'disks': check(normalize_disks, raw.get('disks'), place + '.disks', paths),
+        'disks': check(normalize_disks, raw.get('disks'), place + '.disks',
+                       paths.on_hypervisor(raw.get('hypervisor') if isinstance(raw.get('hypervisor'), str) else None)),
         'metadata': check(_normalize_metadata, raw.get('metadata', {}), place + '.metadata', paths),
         'artifacts': sorted(set(check(text_list, raw.get('artifacts', []), place + '.artifacts') or [])),
         'groups': sorted(set(check(text_list, raw.get('groups', []), place + '.groups', single=True) or [])),

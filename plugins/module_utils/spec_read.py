@@ -14,6 +14,7 @@ otherwise expand to billions of values once its data is walked).
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+import copy
 import json
 import os
 import re
@@ -201,6 +202,16 @@ class Paths(object):
             'LAGO_PREFIX_PATH': prefix,
             'LAGO_WORKDIR_PATH': os.path.dirname(prefix) if prefix else None,
         }
+        # The hypervisor the VM is pinned to (a multi-host prefix): its pool states are there, not here.
+        self.hypervisor = None
+
+    def on_hypervisor(self, hypervisor):
+        """These paths for a VM pinned to ``hypervisor`` (None: this host's)."""
+        if not hypervisor:
+            return self
+        pinned = copy.copy(self)
+        pinned.hypervisor = hypervisor
+        return pinned
 
     def expand(self, value, place):
         def replace(match):
