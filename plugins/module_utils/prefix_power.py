@@ -143,9 +143,10 @@ def _boot_watch(conn, state, names, stall, quiet_for=None):
 
 def _waited_vms(state, vms):
     # A VM made with bootstrap: false has no seed: no key of the prefix in it, no known host key.
-    # A multi-host prefix's seeds are on the hypervisors: the controller's init spec tells.
+    # A multi-host prefix's seeds are on the hypervisors: the controller's init spec tells
+    # (without one, as for a state written by hand, every VM is waited for).
     if state.hypervisors:
-        domains = (read_json(state.layout.spec_file) or {}).get('domains') or {}
+        domains = (read_json(state.layout.spec_file, {}) or {}).get('domains') or {}
         return [name for name in state.chosen_vms(vms) if (domains.get(name) or {}).get('bootstrap') is not False]
     return [name for name in state.chosen_vms(vms) if state.vm(name).seed]
 
