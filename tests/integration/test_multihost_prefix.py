@@ -5,7 +5,9 @@ scratch directory with relative paths (each hypervisor builds its part under a p
 private to it, with templates fetched over HTTP from the controller into its own store),
 a second init that changes nothing, destroy that leaves nothing on any hypervisor nor a
 lease on the controller, a hypervisor unreachable mid-destroy named in the error and the
-next run converging; and a pin to an unknown hypervisor refused with nothing made."""
+next run converging; and a pin to an unknown hypervisor refused with nothing made. The flows that boot
+the VMs share one booted lab in test_multihost_flow.py; the helpers here serve it and the other
+multi-host tests."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -17,8 +19,7 @@ import pytest
 
 import labrun
 import repo_server
-from lablib import wait_for_login
-from ansible_collections.lago.lago.plugins.module_utils import boot_watch, subnet_lease, vxlan
+from ansible_collections.lago.lago.plugins.module_utils import subnet_lease, vxlan
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import connect
 
 pytestmark = [pytest.mark.lab]
@@ -190,82 +191,3 @@ def test_a_pin_to_an_unknown_hypervisor_is_refused_with_nothing_made(hypervisors
     assert after == before
     for host in ('hv1', 'hv2'):
         assert ssh(host, 'test', '-e', extra['lago_hypervisor_prefix_path']).returncode != 0
-
-
-def _console_seen_from_controller(host, console):
-    """Where the lab keeps hypervisor ``host``'s private /var/lib/libvirt on the machine: only to follow a boot's
-    progress (the console grows), never to check what the hypervisor holds."""
-    private = '/var/lib/libvirt/'
-    return os.path.join('/var/lib/lago-lab', os.environ.get('LAGO_LAB', 'lago-lab'), 'hv', host, 'lib',
-                        console[len(private):]) if console.startswith(private) else console
-
-
-BOOT_BUDGET = 300
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(2 * 4 * BOOT_BUDGET + 900)  # each VM's wait may follow a slow boot to 4 budgets; the playbooks
-def test_multihost_start_reach_and_destroy(hypervisors, lab_host_dirs, http_repo, tmp_path, unique_name):
-    """Both VMs start on their hypervisors, db01 resolves and reaches web01 over the lab net (across the
-    tunnel), SSH from the controller reaches both through hv1 with the prefix's strict known_hosts, a
-    second init + start changes nothing, status shows each VM running on its hypervisor, stop shuts both
-    off, and destroy leaves nothing anywhere."""
-    inventory, _addresses = hypervisors
-    work = pinned_demo(tmp_path)
-    extra = mh_vars(lab_host_dirs, http_repo, unique_name)
-    os.makedirs(lab_host_dirs['lease_dir'], exist_ok=True)
-    prefix = os.path.join(work, '.lago')
-    short_id = None
-    try:
-        play('init', extra, inventory, work).check()
-        started = play('start', extra, inventory, work).check()
-        state = json.load(open(os.path.join(prefix, 'state.json')))
-        short_id = state['short_id']
-        assert started.recap()['hv1']['changed'] and started.recap()['hv2']['changed'], started.stdout[-3000:]
-
-        def ssh_vm(name, *command):
-            argv = ['ssh', '-i', os.path.join(prefix, 'id_rsa'), '-o', 'UserKnownHostsFile=%s' % os.path.join(
-                prefix, 'known_hosts'), '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10',
-                '-o', 'LogLevel=ERROR', '-J', 'hv1', 'root@%s' % state['vms'][name]['address']] + list(command)
-            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                                  timeout=120, check=False)
-        part = extra['lago_hypervisor_prefix_path']
-        for host, name in (('hv1', 'web01'), ('hv2', 'db01')):
-            conn = connect('qemu+ssh://root@%s/system' % host)
-            try:
-                console = _console_seen_from_controller(host, os.path.join(part, 'logs', '%s.console.log' % name))
-                watch = boot_watch.BootWatch({name: (conn.lookupByName('%s-%s' % (short_id, name)), console)})
-                wait_for_login(name, lambda name=name: ssh_vm(name, 'true'), BOOT_BUDGET, watch, console)
-            finally:
-                conn.close()
-        # db01 (on hv2) resolves web01 (on hv1) through the one DNS server and reaches it over the
-        # lab net across the tunnel (the template has no ping: its SSH banner), at the tunnel's MTU.
-        web = state['vms']['web01']['address']
-        reached = ssh_vm('db01', "getent hosts web01 && timeout 20 bash -c 'read banner </dev/tcp/web01/22; "
-                                 "echo $banner' && cat /sys/class/net/eth0/mtu")
-        assert reached.returncode == 0, reached.stdout + reached.stderr
-        lines = reached.stdout.splitlines()
-        assert lines[0].split()[0] == web and 'SSH-2.0-' in lines[1], reached.stdout
-        assert lines[2] == str(vxlan.tunnel_mtu(None)), reached.stdout
-        # The second hypervisor holds no address on the net: db01's packets to web01 crossed the tunnel.
-        assert ssh('hv2', 'ip', '-o', '-4', 'addr', 'show', 'dev', state['nets']['lab']['libvirt_name']).stdout == ''
-
-        again = [play('init', extra, inventory, work).check(), play('start', extra, inventory, work).check()]
-        assert sum(run.changed() for run in again) == 0, [run.stdout[-2000:] for run in again]
-        status = play('status', extra, inventory, work).check()
-        for host, name in (('hv1', 'web01'), ('hv2', 'db01')):
-            assert 'vm %s: running on %s at %s' % (name, host, state['vms'][name]['address']) in status.stdout, \
-                status.stdout[-3000:]
-        # stop: each VM shut off on its hypervisor.
-        play('stop', extra, inventory, work).check()
-        status = play('status', extra, inventory, work).check()
-        for host, name in (('hv1', 'web01'), ('hv2', 'db01')):
-            assert 'vm %s: shut off on %s' % (name, host) in status.stdout, status.stdout[-3000:]
-        play('destroy', extra, inventory, work).check()
-    finally:
-        play('destroy', extra, inventory, work)
-        _remove_parts(inventory, extra['lago_hypervisor_prefix_path'], short_id)
-    for host in ('hv1', 'hv2'):
-        assert leftovers(host, short_id, extra['lago_hypervisor_prefix_path']) == [], host
-    assert not os.path.exists(prefix)
-    assert subnet_lease.leases_of(lab_host_dirs['lease_dir'], (os.path.join(prefix, 'uuid'), state['uuid'])) == []
