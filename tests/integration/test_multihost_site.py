@@ -2,7 +2,7 @@
 """lago.lago.site on an inventory with hypervisors (docs/MULTIHOST.md): the demo init file with web01 on
 hv1 and db01 on hv2, from a scratch directory with relative paths, completes (init, start, deploy,
 collect, destroy) with the deploy's logs collected and nothing left on the controller or on any
-hypervisor; with reposetup asked it is refused before anything is made, naming the reposetup variables."""
+hypervisor; with reposetup or lago_warm asked it is refused before anything is made, naming them."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -51,22 +51,30 @@ def test_site_on_a_multihost_prefix_completes_and_leaves_nothing(hypervisors, la
     assert subnet_lease.list_leases(lab_host_dirs['lease_dir']) == before
 
 
-def test_site_with_reposetup_on_a_multihost_inventory_is_refused_with_nothing_made(
-        hypervisors, lab_host_dirs, tmp_path, unique_name):
+@pytest.mark.parametrize('asked, refusal', [
+    ('reposetup', 'lago.lago.site does not support reposetup on a multi-host prefix yet: the inventory has the group '
+                  'lago_hypervisors (hv1, hv2) and reposetup (reposetup_repo_file, '),
+    ('lago_warm', 'lago.lago.site does not support lago_warm on a multi-host prefix yet: the inventory has the group '
+                  'lago_hypervisors (hv1, hv2) and the warm-lab cache saves and resumes VMs on this host only'),
+])
+def test_site_with_reposetup_or_warm_on_a_multihost_inventory_is_refused_with_nothing_made(
+        hypervisors, lab_host_dirs, tmp_path, unique_name, asked, refusal):
     inventory, _addresses = hypervisors
     work = pinned_demo(tmp_path)
     extra = mh_vars(lab_host_dirs, 'http://192.168.250.1:9/repo.json', unique_name)
-    repo = os.path.join(work, 'repo.list')
-    with open(repo, 'w') as handle:
-        handle.write('deb http://deb.example/ stable main\n')
-    extra['reposetup_repo_file'] = repo
+    if asked == 'reposetup':
+        repo = os.path.join(work, 'repo.list')
+        with open(repo, 'w') as handle:
+            handle.write('deb http://deb.example/ stable main\n')
+        extra['reposetup_repo_file'] = repo
+    else:
+        extra['lago_warm'] = True
     os.makedirs(lab_host_dirs['lease_dir'], exist_ok=True)
     before = subnet_lease.list_leases(lab_host_dirs['lease_dir'])
     run = play('site', extra, inventory, work)
     assert run.rc != 0, run.stdout[-3000:]
     message = ' '.join(run.stdout.split())
-    assert 'lago.lago.site does not support reposetup on a multi-host prefix yet: the inventory has the group ' \
-           'lago_hypervisors (hv1, hv2) and reposetup (reposetup_repo_file, ' in message, run.stdout[-3000:]
+    assert refusal in message, run.stdout[-3000:]
     recap = run.recap()
     assert set(recap) == {'localhost'} and recap['localhost']['changed'] == 0, recap
     assert not os.path.exists(os.path.join(work, '.lago'))
