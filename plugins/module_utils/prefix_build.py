@@ -209,13 +209,18 @@ def _create(conn, state, new_spec, options):
             state.save()
             undo.commit()
     except (LagoError, OSError) as err:
-        failures = getattr(err, 'rollback_failures', None)
-        outcome = ('what could not be removed is still recorded in state.json: run lago_prefix state=absent'
-                   if failures else 'everything this run created was removed again')
-        failed = PrefixError('init of prefix %s failed at step "%s": %s (%s)' % (layout.path, step[0], err, outcome))
-        if failures:
-            failed.rollback_failures = failures
-        raise failed
+        raise init_failed(layout, step[0], err)
+
+
+def init_failed(layout, step, err):
+    """The PrefixError of an init that failed at ``step`` with ``err``, saying whether its rollback removed all."""
+    failures = getattr(err, 'rollback_failures', None)
+    outcome = ('what could not be removed is still recorded in state.json: run lago_prefix state=absent'
+               if failures else 'everything this run created was removed again')
+    failed = PrefixError('init of prefix %s failed at step "%s": %s (%s)' % (layout.path, step, err, outcome))
+    if failures:
+        failed.rollback_failures = failures
+    return failed
 
 
 def _undo_create(conn, state):

@@ -170,8 +170,7 @@ def _create(conn, state, new_spec, options, records, facts, in_use):
             state.save()
             undo.commit()
     except (LagoError, OSError) as err:
-        raise PrefixError('init of prefix %s failed at step "%s": %s (everything this run created was removed '
-                          'again)' % (layout.path, step[0], err))
+        raise prefix_build.init_failed(layout, step[0], err)
 
 
 def _undo(conn, state):
