@@ -22,7 +22,7 @@ memory of the VMs is not compared with the host's): qemu says when it cannot.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.lago.lago.plugins.module_utils.host_subnets import host_in_use
+from ansible_collections.lago.lago.plugins.module_utils.host_subnets import host_in_use, libvirt_in_use
 from ansible_collections.lago.lago.plugins.module_utils.spec_checks import Problems
 from ansible_collections.lago.lago.plugins.module_utils.values import fail
 
@@ -84,5 +84,7 @@ def hypervisor_facts(conn):
 
 def hypervisor_report(conn):
     """What the controller of a multi-host prefix needs of this hypervisor: ``facts`` (hypervisor_facts)
-    and ``routes``, the IPv4 networks of its own addresses and routes (a leased /24 must avoid them)."""
-    return dict(facts=hypervisor_facts(conn), routes=sorted(set(str(entry.network) for entry in host_in_use())))
+    and ``routes``, the IPv4 networks of its own addresses and routes and of its libvirt networks, running
+    or only defined (a leased /24 must avoid them all: a defined network starts with its subnet later)."""
+    in_use = host_in_use() + libvirt_in_use(conn)
+    return dict(facts=hypervisor_facts(conn), routes=sorted(set(str(entry.network) for entry in in_use)))

@@ -13,7 +13,8 @@ short_description: What the controller of a multi-host prefix needs to know of o
 version_added: 0.1.0
 description:
   - Runs on a hypervisor of a multi-host prefix (docs/MULTIHOST.md) and reports its free memory and number of
-    domains (what placement weighs) and its own IPv4 addresses and routes (what a leased /24 must avoid).
+    domains (what placement weighs) and its own IPv4 addresses and routes and the subnets of its libvirt
+    networks, running or only defined (what a leased /24 must avoid).
   - Its result is one element of M(lago.lago.lago_prefix)'s O(lago.lago.lago_prefix#module:hypervisors) with
     the hypervisor's name and how to reach it added.
 author:
@@ -43,7 +44,7 @@ facts:
   type: dict
   sample: {free_memory_mib: 3712, vms: 0}
 routes:
-  description: The IPv4 networks of this host's addresses and routes.
+  description: The IPv4 networks of this host's addresses and routes and of its libvirt networks (running or only defined).
   returned: always
   type: list
   elements: str

@@ -157,6 +157,16 @@ def test_multihost_init_again_and_destroy(hypervisors, lab_host_dirs, http_repo,
         # An unchanged init changes nothing anywhere.
         again = play('init', extra, inventory, work).check()
         assert again.changed() == 0, again.stdout[-3000:]
+        # hv1's net is only defined (no bridge, no route yet), and hv1 still reports its subnet as taken.
+        conn = connect('qemu+ssh://root@hv1/system')
+        try:
+            assert not conn.networkLookupByName(state['nets']['lab']['libvirt_name']).isActive()
+        finally:
+            conn.close()
+        report = labrun.run(['ansible', 'hv1', '-i', inventory, '-m', 'lago.lago.lago_hypervisor_info'], cwd=work)
+        assert report.rc == 0, report.output[-3000:]
+        routes = json.loads(report.stdout.split('=>', 1)[1])['routes']
+        assert state['nets']['lab']['subnet'] in routes, routes
 
         # Destroy with hv2 unreachable: the run fails naming hv2, the controller keeps its record
         # and lease; the next run converges.

@@ -176,19 +176,34 @@ def test_a_part_is_a_single_host_prefix_with_the_controllers_choices(tmp_path):
         assert handle.read() == mine.read()
 
 
-def test_a_hypervisor_reports_its_memory_domains_and_routes(monkeypatch):
+def test_a_hypervisor_reports_its_memory_domains_routes_and_libvirt_subnets(monkeypatch):
+    class Defined(object):
+        """A libvirt network only defined (not running): no bridge, no route, yet its subnet is taken."""
+        def XMLDesc(self, flags=0):  # noqa: N802 (libvirt's name)
+            return ('<network><name>other-lab</name><bridge name="virbr9"/>'
+                    '<ip address="192.168.77.1" netmask="255.255.255.0"/></network>')
+
+        def isActive(self):  # noqa: N802
+            return False
+
+        def isPersistent(self):  # noqa: N802
+            return True
+
     class Conn(object):
-        def getFreeMemory(self):  # noqa: N802 (libvirt's name)
+        def getFreeMemory(self):  # noqa: N802
             return 3 * 1024 * 1024 * 1024 + 5
 
         def listAllDomains(self):  # noqa: N802
             return ['a', 'b']
+
+        def listAllNetworks(self):  # noqa: N802
+            return [Defined()]
     found = [InUse(ipaddress.IPv4Network('192.168.250.0/24'), 'lagohv', ('lagohv',)),
              InUse(ipaddress.IPv4Network('10.0.0.0/8'), 'route', ()),
              InUse(ipaddress.IPv4Network('192.168.250.0/24'), 'route', ())]
     monkeypatch.setattr(placement, 'host_in_use', lambda: found)
     assert placement.hypervisor_report(Conn()) == dict(facts=dict(free_memory_mib=3072, vms=2),
-                                                       routes=['10.0.0.0/8', '192.168.250.0/24'])
+                                                       routes=['10.0.0.0/8', '192.168.250.0/24', '192.168.77.0/24'])
 
 
 @pytest.mark.parametrize('change, message', [
