@@ -145,14 +145,17 @@ def check_part(state, target):
                         'was not copied there' % (target.part, target.hypervisor, found, state.uuid))
 
 
-def publish(state, target, source, check_mode=False):
+def publish(state, target, source, check_mode=False, part_checked=False):
     """Copy the repository directory ``source`` (built on the controller) to ``target``.
 
+    The part must be there (check_part, unless ``part_checked`` says the caller just did:
+    a build checks it before it starts, so a missing part fails before hours of reposync).
     Check mode runs rsync with --dry-run (when ``source`` is not built yet, everything would be
     copied: changed, nothing run). Returns ``changed``, ``added``, ``updated``, ``deleted`` and
     ``diff`` (before: the files replaced or removed; after: the files replaced or added).
     """
-    check_part(state, target)
+    if not part_checked:
+        check_part(state, target)
     if not os.path.isdir(source):
         if not check_mode:
             raise RepoError('nothing to copy to hypervisor %s: %s does not exist (build it first)'

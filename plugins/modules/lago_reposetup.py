@@ -317,6 +317,8 @@ def execute(run):
         check_gateway(params['gateway'], params['port'])  # before anything is built
     state, target = repo_publish.target_of(params['prefix'], params['name'])  # before too
     source = repo_path(params['prefix'], params['name'])
+    if target is not None:
+        repo_publish.check_part(state, target)  # a part missing or out of reach: before anything is built
     if params['build']:
         result = _build(run)
     elif target is None:
@@ -326,7 +328,7 @@ def execute(run):
         result = dict(path=source, name=params['name'], flavours=repo_publish.built_flavours(source))
     gateway = params['gateway']
     if target is not None:
-        published = repo_publish.publish(state, target, source, check_mode=run.check_mode)
+        published = repo_publish.publish(state, target, source, check_mode=run.check_mode, part_checked=True)
         diff = published.pop('diff')
         run.track('published', diff['before'], diff['after'], changed=published.pop('changed'))
         result.update(served_by=target.hypervisor, served_prefix=target.part, served_path=target.path,
