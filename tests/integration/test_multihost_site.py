@@ -153,6 +153,16 @@ def test_reposetup_copies_the_repository_to_the_gateways_hypervisor_and_names_it
     before = subnet_lease.list_leases(lab_host_dirs['lease_dir'])
     short_id = None
     try:
+        # site --check on the new prefix predicts reposetup and makes nothing, here or on a hypervisor
+        checked = labrun.playbook('site', dict(extra, reposetup_local_deb_dirs=['debs']), '-i', inventory, '--check',
+                                  cwd=work, timeout=1800)
+        assert checked.rc == 0, checked.output[-4000:]
+        assert ('check mode: reposetup would build the internal repository of the new prefix from %s/debs and copy '
+                "it to the hypervisor holding the management net's gateway" % work) in ' '.join(checked.stdout.split())
+        assert not os.path.exists(prefix)
+        for host in ('hv1', 'hv2'):
+            assert ssh(host, 'test', '-e', part).returncode != 0, host
+
         play('init', extra, inventory, work).check()  # the parts, no boot
         state = json.load(open(os.path.join(prefix, 'state.json')))
         short_id = state['short_id']
