@@ -270,6 +270,8 @@ published:
   sample: {added: [internal_repo/internal/Packages], updated: [], deleted: []}
 '''
 
+import os
+
 from ansible_collections.lago.lago.plugins.module_utils import repo_publish
 from ansible_collections.lago.lago.plugins.module_utils._runtime import run_module
 from ansible_collections.lago.lago.plugins.module_utils.errors import RepoError
@@ -325,7 +327,9 @@ def execute(run):
         raise RepoError('build=false copies the repository to the hypervisor of a multi-host prefix, but %s is %s'
                         % (params['prefix'], 'a single-host prefix' if state else 'no prefix'))
     else:
-        result = dict(path=source, name=params['name'], flavours=repo_publish.built_flavours(source))
+        # check mode: a repository a checked build before it would have made is not there yet
+        flavours = [] if run.check_mode and not os.path.isdir(source) else repo_publish.built_flavours(source)
+        result = dict(path=source, name=params['name'], flavours=flavours)
     gateway = params['gateway']
     if target is not None:
         published = repo_publish.publish(state, target, source, check_mode=run.check_mode, part_checked=True)

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -47,12 +48,64 @@ DB01_DEPLOY = '''    metadata:
     artifacts: [/var/log/lago-demo.log, /var/log/lago-hello.log, /var/log/lago-deploy-env.log]
 '''
 
-# On the controller, once deployed: keep the state (the gateway) for the checks after the destroy.
+# On the controller, once deployed (your tests, site's hook): keep the state (the gateway), then
+# deploy again with lago.lago.deploy while the lab is up, site's server on hv1 stopped first: that
+# deploy serves the repository from hv1 and stops it after (it started it); what runs on hv1 then is
+# kept. Last, serve it on hv1 again: site's destroy of hv1's part must stop that server.
 LOCAL_TESTS = '''\
 - name: Keep the prefix's state
   ansible.builtin.copy:
     src: "{{ lago_prefix_path | lago.lago.user_path }}/state.json"
-    dest: "%s/"
+    dest: "%(keep)s/"
+    mode: "0644"
+
+- name: Stop the repository server site started on hv1
+  ansible.builtin.command:
+    argv: [ansible, hv1, -i, "%(inventory)s", -m, lago.lago.lago_reposerver, -a, '{"prefix": "%(part)s", "state": "stopped"}']
+  changed_when: true
+
+- name: Deploy again with lago.lago.deploy
+  ansible.builtin.command:
+    argv: [ansible-playbook, lago.lago.deploy, -i, "%(inventory)s", -e, lago_prefix_path=.lago]
+    chdir: "%(work)s"
+  register: deploy_again
+  changed_when: true
+
+- name: Keep what it said, and what runs on hv1 after it
+  ansible.builtin.copy:
+    content: "{{ deploy_again.stdout }}"
+    dest: "%(keep)s/deploy.out"
+    mode: "0644"
+
+- name: List the processes of hv1
+  ansible.builtin.command:
+    argv: [ssh, hv1, "for p in /proc/[0-9]*; do tr '\\\\0\\\\n' '  ' < $p/cmdline 2>/dev/null; echo; done"]
+  register: hv1_processes
+  changed_when: false
+
+- name: Keep them
+  ansible.builtin.copy:
+    content: "{{ hv1_processes.stdout }}"
+    dest: "%(keep)s/hv1.processes"
+    mode: "0644"
+
+- name: Serve the repository on hv1 again, for site's destroy to stop
+  ansible.builtin.command:
+    argv: [ansible, hv1, -i, "%(inventory)s", -m, lago.lago.lago_reposerver, -a, "{{ {'prefix': '%(part)s', 'bind': gateway} | to_json }}"]
+  vars:
+    gateway: "{{ (lookup('ansible.builtin.file', (lago_prefix_path | lago.lago.user_path) ~ '/state.json') | from_json).nets.lab.gateway }}"
+  changed_when: true
+
+- name: List the processes of hv1 again
+  ansible.builtin.command:
+    argv: [ssh, hv1, "for p in /proc/[0-9]*; do tr '\\\\0\\\\n' '  ' < $p/cmdline 2>/dev/null; echo; done"]
+  register: hv1_serving
+  changed_when: false
+
+- name: Keep them
+  ansible.builtin.copy:
+    content: "{{ hv1_serving.stdout }}"
+    dest: "%(keep)s/hv1.serving"
     mode: "0644"
 '''
 
@@ -66,10 +119,15 @@ def debs_in(work):
     return debs
 
 
+def serving(listing, part):
+    """The repository servers of ``part`` in ``listing`` (command lines, one a line, blanks for NULs and
+    newlines): the server's argv ends with its root, ``<part>/internal_repo``, its address and port."""
+    return [line for line in listing.splitlines() if ' %s/internal_repo ' % part in line]
+
+
 def servers_on(host, part):
-    """The command lines of the processes on hypervisor ``host`` serving something of ``part``."""
-    found = ssh(host, "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done")
-    return [line for line in found.stdout.splitlines() if part in line and 'for p in' not in line]
+    """The repository servers of ``part`` running on hypervisor ``host``."""
+    return serving(ssh(host, "for p in /proc/[0-9]*; do tr '\\0\\n' '  ' < $p/cmdline 2>/dev/null; echo; done").stdout, part)
 
 
 @pytest.mark.slow
@@ -86,12 +144,12 @@ def test_site_on_a_multihost_prefix_completes_and_leaves_nothing(hypervisors, la
         handle.write(INSTALL_HELLO)
     keep = os.path.join(str(tmp_path), 'kept')
     os.makedirs(keep)
-    with open(os.path.join(work, 'tests.yml'), 'w') as handle:
-        handle.write(LOCAL_TESTS % keep)
     debs_in(work)
     extra = dict(mh_vars(lab_host_dirs, http_repo, unique_name), lago_collect_output='collected',
                  reposetup_local_deb_dirs=['debs'], lago_test_local_tasks='tests.yml')
     part = extra['lago_hypervisor_prefix_path']
+    with open(os.path.join(work, 'tests.yml'), 'w') as handle:
+        handle.write(LOCAL_TESTS % dict(keep=keep, inventory=inventory, part=part, work=work))
     os.makedirs(lab_host_dirs['lease_dir'], exist_ok=True)
     before = subnet_lease.list_leases(lab_host_dirs['lease_dir'])
     prefix = os.path.join(work, '.lago')
@@ -118,8 +176,18 @@ def test_site_on_a_multihost_prefix_completes_and_leaves_nothing(hypervisors, la
         with open(os.path.join(work, 'collected', 'db01', '_var_log_lago-hello.log')) as handle:
             hello = handle.read().splitlines()
         assert len(hello) == 1 and hello[0].startswith(pkgbuild.log_message()), hello
-        assert 'Copy the internal repository to the hypervisor that serves it' in run.stdout
-        assert 'Serve the internal repository on that hypervisor' in run.stdout
+        assert re.search(r'TASK \[Serve the internal repository on that hypervisor\] \*+\nchanged: \[localhost -> hv1[\](]',
+                         run.stdout), run.stdout[-4000:]
+        # deploy.yml on the lab: served from hv1 (site's server stopped before), stopped after, nothing left there
+        with open(os.path.join(keep, 'deploy.out')) as handle:
+            deployed = handle.read()
+        for task in ('Serve the internal repository on that hypervisor',
+                     'Stop the repository server on the hypervisor that serves it'):
+            assert re.search(r'TASK \[%s\] \*+\nchanged: \[localhost -> hv1[\](]' % task, deployed), (task, deployed)
+        with open(os.path.join(keep, 'hv1.processes')) as handle:
+            assert serving(handle.read(), part) == []
+        with open(os.path.join(keep, 'hv1.serving')) as handle:
+            assert len(serving(handle.read(), part)) == 1  # the server the destroy below must stop
     finally:
         if os.path.exists(os.path.join(prefix, 'state.json')):
             short_id = json.load(open(os.path.join(prefix, 'state.json')))['short_id']
