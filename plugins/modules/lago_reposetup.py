@@ -125,7 +125,7 @@ options:
   build:
     description:
       - V(false) builds nothing and only copies the repository already built on the controller to
-        the hypervisor that serves it (a multi-host prefix only: the deploy of an existing lab
+        the hypervisor that serves it, on a multi-host prefix only (the deploy of an existing lab
         makes sure the hypervisor has it). The source options are then ignored.
     type: bool
     default: true

@@ -290,7 +290,7 @@ def test_reposetup_copies_the_repository_to_the_gateways_hypervisor_and_names_it
 
 
 def test_site_with_warm_on_a_multihost_inventory_is_refused_with_nothing_made(hypervisors, lab_host_dirs, tmp_path,
-                                                                             unique_name):
+                                                                              unique_name):
     inventory, _addresses = hypervisors
     work = pinned_demo(tmp_path)
     extra = dict(mh_vars(lab_host_dirs, 'http://192.168.250.1:9/repo.json', unique_name), lago_warm=True)
