@@ -212,3 +212,4 @@ class Hypervisor(Record):
     ssh_port = _field('ssh_port', 22)
     ssh_key = _field('ssh_key', doc='the private key file the controller logs in with')
     known_hosts = _field('known_hosts', doc='the known_hosts file holding its host key')
+    path = _field('path', doc='where its part of the prefix is, on the hypervisor')

@@ -313,19 +313,26 @@ class PrefixState(object):
         if not vm.hypervisor:
             return None
         through = (self.management_net(vm).hypervisors or [vm.hypervisor])[0]
-        place = '%s: hypervisors.%s' % (self.layout.state_file, through)
+        return self.jump_to(through, 'VM %s is reached through hypervisor %s' % (vm.name, through))
+
+    def jump_to(self, name, why):
+        """How the controller logs in to hypervisor ``name`` (an ssh.Jump), ``why`` saying what for
+        (it starts each error: a hypervisor the state does not describe, a missing ssh_host,
+        ssh_key or known_hosts, a port that is not a number). Relative key and known_hosts paths
+        are taken relative to the prefix directory."""
+        place = '%s: hypervisors.%s' % (self.layout.state_file, name)
         try:
-            hv = self.hypervisor(through)
+            hv = self.hypervisor(name)
         except PrefixError as err:
-            raise PrefixError('VM %s is reached through hypervisor %s: %s' % (vm.name, through, err))
+            raise PrefixError('%s: %s' % (why, err))
         for key in ('ssh_host', 'ssh_key', 'known_hosts'):
             if not getattr(hv, key):
-                raise PrefixError('VM %s is reached through hypervisor %s, but %s has no %s' % (vm.name, through, place, key))
+                raise PrefixError('%s, but %s has no %s' % (why, place, key))
         try:
             port = int(hv.ssh_port)
         except (TypeError, ValueError):
             raise PrefixError('%s.ssh_port must be a port number, not %r' % (place, hv.ssh_port))
-        return Jump(through, hv.ssh_host, port, hv.ssh_user or 'root', self._own_path(hv.ssh_key),
+        return Jump(name, hv.ssh_host, port, hv.ssh_user or 'root', self._own_path(hv.ssh_key),
                     self._own_path(hv.known_hosts))
 
     def _own_path(self, path):
