@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 import json
 import os
+import shlex
 import subprocess
 
 import pytest
@@ -79,7 +80,8 @@ def leftovers(host, short_id, part):
     found += ['vxlan %s' % line.split(':')[1].strip() for line in links.stdout.splitlines()]
     files = ssh(host, 'find', PRIVATE + '/parts', '-mindepth', '1')
     found += ['file %s' % line for line in files.stdout.splitlines()]
-    users = ssh(host, 'sh', '-c', 'grep -rl %s %s/store || true' % (part, PRIVATE))
+    # One string: ssh hands the remote shell its words joined, so ('sh', '-c', ...) would lose the quoting.
+    users = ssh(host, 'grep -rl --include=*.users -- %s %s/store || true' % (shlex.quote(part), PRIVATE))
     found += ['store user in %s' % line for line in users.stdout.splitlines()]
     return found
 
@@ -90,8 +92,8 @@ def _remove_parts(inventory, part, short_id):
                 json.dumps(dict(path=part, state='absent'))])
     for host in ('hv1', 'hv2'):
         if short_id:
-            ssh(host, 'sh', '-c', 'for dev in $(ip -o link show type vxlan | cut -d: -f2); do '
-                                  'ip -d link show dev $dev | grep -q "master %s-" && ip link del dev $dev; done; true'
+            ssh(host, 'for dev in $(ip -o link show type vxlan | cut -d: -f2); do '
+                      'ip -d link show dev $dev | grep -q "master %s-" && ip link del dev $dev; done; true'
                 % short_id)
 
 
