@@ -312,15 +312,21 @@ class PrefixState(object):
         vm = vm if isinstance(vm, Vm) else self.vm(vm)
         if not vm.hypervisor:
             return None
-        through = (self.management_net(vm).hypervisors or [vm.hypervisor])[0]
+        return self.jump_to((self.management_net(vm).hypervisors or [vm.hypervisor])[0],
+                            'VM %s is reached through' % vm.name)
+
+    def jump_to(self, through, why=None):
+        """The ssh.Jump of hypervisor ``through``; an error names ``why`` the controller needs it
+        (e.g. 'VM db01 is reached through') and the missing key."""
+        why = why or 'the controller reaches'
         place = '%s: hypervisors.%s' % (self.layout.state_file, through)
         try:
             hv = self.hypervisor(through)
         except PrefixError as err:
-            raise PrefixError('VM %s is reached through hypervisor %s: %s' % (vm.name, through, err))
+            raise PrefixError('%s hypervisor %s: %s' % (why, through, err))
         for key in ('ssh_host', 'ssh_key', 'known_hosts'):
             if not getattr(hv, key):
-                raise PrefixError('VM %s is reached through hypervisor %s, but %s has no %s' % (vm.name, through, place, key))
+                raise PrefixError('%s hypervisor %s, but %s has no %s' % (why, through, place, key))
         try:
             port = int(hv.ssh_port)
         except (TypeError, ValueError):
