@@ -92,6 +92,7 @@ class HypervisorWatch(BootWatch):
         self.consoles = {}     # console path -> (bytes, seconds since it grew, panicked)
         self.sampled_at = {}   # jump -> when its last good look began
         self.dead_looks = {}   # vm -> looks in a row that saw its domain not running
+        self.samples = {}      # vm -> how many distinct looks of it this watch took
 
     def _consoles_on(self, jump):
         return sorted(vm[2] for vm in self.vms.values() if vm[0] == jump)
@@ -133,11 +134,15 @@ class HypervisorWatch(BootWatch):
         before = self.last.get(name)
         if at is None or (before is not None and before.at >= at):
             return before
+        self.samples[name] = self.samples.get(name, 0) + 1
         return super(HypervisorWatch, self).look(name, at)
 
     def verdict(self, name):
-        if name not in self.last and self.look(name) is None:
-            return None  # its hypervisor has not answered yet (stopped() says when it never will)
+        """BootWatch's verdict, once this watch has two looks of the VM's hypervisor to compare (its CPU
+        time between them may show progress); a panic at once."""
+        self.look(name)
+        if self.samples.get(name, 0) < 2:
+            return 'its console shows a kernel panic' if name in self.last and self.panicked(name) else None
         return super(HypervisorWatch, self).verdict(name)
 
     def measure(self, name):

@@ -186,10 +186,17 @@ def test_past_its_budget_a_vm_is_followed_by_its_console_and_cpu_on_its_hypervis
         assert watch.verdict('db01') is None
     assert watch.last_progress('db01') == 'CPU use 0s ago, on hv2'
     # idle and quiet for the stall time: the verdict says so
+    old_console = _output(5100, {'p-db01': (1, 10 ** 9)}, [(200, 5000, 0)])  # its console 100 s old
+    quiet = HypervisorWatch(VMS, FakeJumps({'hv1': [_hv1_fine()], 'hv2': [old_console]}), clock=clock, stall=60)
+    quiet.tick()
+    assert quiet.verdict('db01') is None and quiet.verdict('db01') is None  # one look: its CPU use is not known yet
+    clock.now += 5
+    quiet.tick()
+    assert quiet.verdict('db01') == 'no console output and under 5% of a CPU for 105s'
     for _look in range(7):
         clock.now += 10
         watch.tick()
-    assert watch.verdict('db01') == 'no console output and under 5% of a CPU for 70s'
+    assert watch.verdict('db01') == 'no console output and under 5% of a CPU for 75s'
 
 
 class _StoppingWatch(object):
