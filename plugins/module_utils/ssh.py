@@ -278,7 +278,9 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     its own. With a ``watch`` (boot_watch.BootWatch), a
     VM whose budget is spent keeps being waited for while it is visibly
     progressing, up to ``max_timeout`` (default 4 x its budget); it is given up on
-    at once when its console shows a kernel panic.
+    at once when its console shows a kernel panic. A watch that also has ``tick``,
+    ``stopped`` and ``in_doubt`` (hypervisor_watch.HypervisorWatch) is ticked from this
+    thread and can end a VM's wait at any time (its ``stopped`` reason; _follow).
     With ``until`` (seconds), it returns after that long at the latest, the VMs
     still waited for being pending too: a set given as ``given_up`` receives the
     pending ones whose wait ended for good (the others may be waited for again).
