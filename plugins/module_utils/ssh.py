@@ -238,27 +238,32 @@ def _follow(threads, names, watch, ended, ready, limit, every=0.5):
 
     A watch with ``tick`` (hypervisor_watch) looks at the hypervisors from here, between
     joins, and its ``stopped`` ends the wait of a VM at once, even while its thread is
-    still in a try (left behind: a daemon thread); while one of its hypervisors is in
-    doubt (it failed a look, not yet enough to give up), the wait goes on past ``limit``.
+    still in a try (left behind: a daemon thread). While a hypervisor of a VM still
+    waited for is in doubt (it failed a look, not yet enough to give up), the looks go
+    on, past ``limit`` and after the VM's thread ended at the end of a slice: a slice
+    (a new process each) must not forget a failing hypervisor before it is given up on.
     """
     tick = getattr(watch, 'tick', None)
+    pause = threading.Event()
     while True:
-        alive = [(name, thread) for name, thread in zip(names, threads)
-                 if thread.is_alive() and name not in ended and name not in ready]
-        if not alive:
-            return
-        if tick is not None:
+        waiting = [name for name in names if name not in ended and name not in ready]
+        alive = [thread for name, thread in zip(names, threads) if name in waiting and thread.is_alive()]
+        doubt = False
+        if tick is not None and (alive or any(watch.in_doubt(name) for name in waiting)):
             tick()
-            for name, _thread in alive:
+            for name in waiting:
                 why = watch.stopped(name)
                 if why:
                     ended.setdefault(name, why)
-            doubt = any(watch.in_doubt(name) for name, _thread in alive)
-        else:
-            doubt = False
-        if time.monotonic() >= limit and not doubt:
+            doubt = any(watch.in_doubt(name) for name in waiting if name not in ended)
+            alive = [thread for name, thread in zip(names, threads)
+                     if name not in ended and name not in ready and thread.is_alive()]
+        if not (alive or doubt) or (time.monotonic() >= limit and not doubt):
             return
-        alive[0][1].join(every if tick is not None else max(0.0, limit - time.monotonic()))
+        if alive:
+            alive[0].join(every if tick is not None else max(0.0, limit - time.monotonic()))
+        else:
+            pause.wait(every)
 
 
 def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None,  # pylint: disable=too-many-arguments

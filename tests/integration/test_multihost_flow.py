@@ -112,13 +112,17 @@ def test_multihost_lab_flows(hypervisors, lab_host_dirs, http_repo, tmp_path, un
         short_id = state['short_id']
         # hv2 unreachable when start begins: hv1 starts its part, the run fails naming hv2 without waiting
         # for any VM (db01 was never started)
+        began = time.monotonic()
         failed = play_without('hv2', 'start', extra, inventory, work)
+        print('start with hv2 unreachable failed after %.1f s' % (time.monotonic() - began))
         assert failed.rc != 0 and 'fatal: [hv2]: UNREACHABLE!' in failed.output, failed.output[-3000:]
         assert ('hypervisor(s) hv2 did not start their part of the prefix (see the errors above), so start does not '
                 'wait for their VMs (db01); run start again once they can be reached') in failed.output, failed.output[-3000:]
         assert failed.recap()['hv1']['changed'] and 'Wait a little for SSH' not in failed.output, failed.output[-3000:]
         # hv2 lost while the controller waits (its part started): the wait ends early naming hv2
         lost, seconds = play_losing('hv2', 'start', extra, inventory, work)
+        print('start with hv2 lost during the wait failed %.1f s after the loss: %s' % (
+            seconds, [line for line in lost.output.splitlines() if 'cannot reach hypervisor hv2' in line][-1:]))
         assert lost.rc != 0 and lost.recap()['hv2']['changed'], lost.output[-3000:]
         assert ('cannot reach hypervisor hv2 (root@%s port 22) that runs db01: 3 tries in' % addresses['hv2']
                 in lost.output), lost.output[-3000:]

@@ -245,3 +245,30 @@ def test_the_wait_of_a_vm_ends_early_when_the_watch_stops_it_even_mid_try(monkey
     assert list(ready) == ['web01'] and pending == ['db01'] and given_up == {'db01'}
     assert why['db01'].endswith('; cannot reach hypervisor hv2'), why
     assert watch.ticks >= 3  # the slice (0.1 s) went on while db01's hypervisor was in doubt
+
+
+def test_a_hypervisor_in_doubt_is_looked_at_again_after_the_slice_ended_until_given_up(monkeypatch):
+    """db01's thread ends at the end of its slice (port not open), its hypervisor having failed one look:
+    the wait goes on looking until the watch gives it up, so the next slice (a new process) does not begin
+    the count again."""
+    monkeypatch.setattr(ssh, 'try_login', lambda *args, **kwargs: None)
+
+    class Jumps(object):
+        def channel(self, jump, address):
+            return None  # port 22 not open yet
+
+        def close(self):
+            pass
+    why, given_up = {}, set()
+    watch = _StoppingWatch({'db01': 4}, doubt={'db01'})
+    ready, pending = ssh.wait_for_logins({'db01': ('root', '10.0.0.2', 'k', 'kh', HV1)}, timeout=300, poll=0.01,
+                                         why=why, given_up=given_up, watch=watch, until=0, jumps=Jumps())
+    assert ready == {} and pending == ['db01'] and given_up == {'db01'} and watch.ticks == 4
+    assert why['db01'] == 'port 22 of 10.0.0.2 not open (through hypervisor hv1 (root@192.168.250.11 port 22)); ' \
+        'cannot reach hypervisor hv2', why
+    # not in doubt: the slice ends it as pending, without any look beyond the slice
+    watch = _StoppingWatch({})
+    given_up = set()
+    ready, pending = ssh.wait_for_logins({'db01': ('root', '10.0.0.2', 'k', 'kh', HV1)}, timeout=300, poll=0.01,
+                                         given_up=given_up, watch=watch, until=0, jumps=Jumps())
+    assert pending == ['db01'] and given_up == set() and watch.ticks <= 1
