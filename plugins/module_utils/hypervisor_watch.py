@@ -78,8 +78,8 @@ def parse_look(text, consoles):
 
 
 class HypervisorWatch(BootWatch):
-    """Progress of VMs on hypervisors: ``vms`` {name: (its hypervisor's Jump, domain name,
-    console log path there, the Jump its logins go through)}; ``jumps`` the wait's ssh.Jumps."""
+    """Progress of VMs on hypervisors: ``vms`` {name: (its hypervisor's Jump (None: not looked at),
+    domain name, console log path there, the Jump its logins go through)}; ``jumps`` the wait's ssh.Jumps."""
 
     def __init__(self, vms, jumps, stall=60.0, clock=time.monotonic, quiet_for=None, uri='qemu:///system',
                  every=SAMPLE_EVERY, tries=UNREACHABLE_TRIES):
@@ -140,6 +140,8 @@ class HypervisorWatch(BootWatch):
     def verdict(self, name):
         """BootWatch's verdict, once this watch has two looks of the VM's hypervisor to compare (its CPU
         time between them may show progress); a panic at once."""
+        if self.vms[name][0] is None:
+            return 'its hypervisor is not watched'  # its budget alone
         self.look(name)
         if self.samples.get(name, 0) < 2:
             return 'its console shows a kernel panic' if name in self.last and self.panicked(name) else None
@@ -173,6 +175,8 @@ class HypervisorWatch(BootWatch):
             why = self.unreachable(jump) if jump is not None else None
             if why:
                 return 'cannot reach %s %s %s: %s' % (where(jump), role, name, why)
+        if own is None:
+            return None
         if self.dead_looks.get(name, 0) >= NOT_RUNNING_LOOKS:
             state = ((self.domains.get(own) or {}).get(domain) or (None,))[0]
             return 'its domain %s is %s on hypervisor %s' % (
@@ -183,4 +187,6 @@ class HypervisorWatch(BootWatch):
 
     def last_progress(self, name):
         own = self.vms[name][0]
+        if own is None:
+            return 'not watched: its hypervisor is not described in the prefix'
         return '%s, on %s' % (super(HypervisorWatch, self).last_progress(name), own.name)

@@ -145,8 +145,11 @@ def _boot_watch(conn, state, names, stall, jumps, quiet_for=None):
     if state.hypervisors:
         def part(hypervisor):
             return Layout((state.hypervisors.get(hypervisor) or {}).get('path') or state.layout.path)
-        return HypervisorWatch(dict((name, (state.jump_to(state.vm(name).hypervisor, 'VM %s runs on' % name),
-                                            state.vm(name).libvirt_name,
+
+        def own(name):  # a hypervisor the state does not describe is not looked at (its VM's jump still is)
+            hypervisor = state.vm(name).hypervisor
+            return state.jump_to(hypervisor, 'VM %s runs on' % name) if hypervisor in state.hypervisors else None
+        return HypervisorWatch(dict((name, (own(name), state.vm(name).libvirt_name,
                                             part(state.vm(name).hypervisor).console_log(name), state.jump_for(name)))
                                     for name in names), jumps, stall=stall)
     if conn is None:

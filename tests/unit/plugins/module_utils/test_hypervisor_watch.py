@@ -272,3 +272,16 @@ def test_a_hypervisor_in_doubt_is_looked_at_again_after_the_slice_ended_until_gi
     ready, pending = ssh.wait_for_logins({'db01': ('root', '10.0.0.2', 'k', 'kh', HV1)}, timeout=300, poll=0.01,
                                          given_up=given_up, watch=watch, until=0, jumps=Jumps())
     assert pending == ['db01'] and given_up == set() and watch.ticks <= 1
+
+
+def test_a_vm_on_a_hypervisor_the_prefix_does_not_describe_is_watched_through_its_jump_only():
+    clock = Clock()
+    jumps = FakeJumps({'hv1': [JumpError('cannot reach hypervisor hv1 (root@192.168.250.11 port 22): timeout')]})
+    watch = HypervisorWatch({'db01': (None, 'p-db01', '/c', HV1)}, jumps, clock=clock, tries=2)
+    assert watch.hosts == [HV1] and watch.last_progress('db01').startswith('not watched')
+    assert watch.verdict('db01') == 'its hypervisor is not watched'  # past its budget: its budget alone
+    for _look in range(2):
+        watch.tick()
+        clock.now += hypervisor_watch.SAMPLE_EVERY
+    assert watch.stopped('db01').startswith('cannot reach hypervisor hv1 (root@192.168.250.11 port 22) that leads to db01')
+    assert all(name == 'hv1' for name, _command, _timeout in jumps.ran)
