@@ -72,11 +72,19 @@ class BootWatch(object):
         # up again, e.g. from the age of its console log); default: it just progressed.
         self.quiet_for = dict(quiet_for or {})
 
-    def look(self, name):
-        """Take a sample of ``name``; remember when it last progressed."""
+    def measure(self, name):
+        """(console bytes, CPU seconds or None) of ``name`` now: its console log and libvirt domain here."""
         dom, console = self.vms[name]
-        now = self.clock()
-        sample = Sample(console_size(console), cpu_seconds_of(dom), now)
+        return console_size(console), cpu_seconds_of(dom)
+
+    def panicked(self, name):
+        """Does the console of ``name`` show a kernel panic?"""
+        return console_panicked(self.vms[name][1])
+
+    def look(self, name, at=None):
+        """Take a sample of ``name`` (measured ``at``, default now); remember when it last progressed."""
+        now = self.clock() if at is None else at
+        sample = Sample(*(self.measure(name) + (now,)))
         before = self.last.get(name)
         self.last[name] = sample
         if before is None:
@@ -97,7 +105,7 @@ class BootWatch(object):
         A stall needs two looks: the CPU time between them may show progress."""
         first = name not in self.last
         self.look(name)
-        if console_panicked(self.vms[name][1]):
+        if self.panicked(name):
             return 'its console shows a kernel panic'
         if first:
             return None

@@ -20,10 +20,12 @@ from ansible_collections.lago.lago.plugins.module_utils import domain, faults, n
 from ansible_collections.lago.lago.plugins.module_utils.boot_watch import BootWatch
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
 from ansible_collections.lago.lago.plugins.module_utils.files import read_json
+from ansible_collections.lago.lago.plugins.module_utils.hypervisor_watch import HypervisorWatch
 from ansible_collections.lago.lago.plugins.module_utils.libvirt_conn import lookup_domain
 from ansible_collections.lago.lago.plugins.module_utils.plan import Plan
+from ansible_collections.lago.lago.plugins.module_utils.prefix_state import Layout
 from ansible_collections.lago.lago.plugins.module_utils.prefix_view import power_state
-from ansible_collections.lago.lago.plugins.module_utils.ssh import ssh_argv, wait_for_logins
+from ansible_collections.lago.lago.plugins.module_utils.ssh import Jumps, ssh_argv, wait_for_logins
 
 RUNNING, SHUT_OFF = 'running', 'shut off'
 # Escape sequences and other control characters of a console line.
@@ -136,7 +138,22 @@ def _login_targets(state, names):
                 for name in names)
 
 
-def _boot_watch(conn, state, names, stall, quiet_for=None):
+def _boot_watch(conn, state, names, stall, jumps, quiet_for=None):
+    """What follows the boot of ``names`` past their budget: a BootWatch of the domains and consoles here
+    (None without ``conn``); on a multi-host prefix a HypervisorWatch of each VM on its own hypervisor
+    (through ``jumps``), which also ends a VM's wait early when a hypervisor cannot be reached."""
+    if state.hypervisors:
+        def part(hypervisor):
+            return Layout((state.hypervisors.get(hypervisor) or {}).get('path') or state.layout.path)
+
+        def own(name):  # a hypervisor the state does not describe is not looked at (its VM's jump still is)
+            hypervisor = state.vm(name).hypervisor
+            return state.jump_to(hypervisor, 'VM %s runs on hypervisor %s' % (name, hypervisor)) if hypervisor in state.hypervisors else None
+        return HypervisorWatch(dict((name, (own(name), state.vm(name).libvirt_name,
+                                            part(state.vm(name).hypervisor).console_log(name), state.jump_for(name)))
+                                    for name in names), jumps, stall=stall)
+    if conn is None:
+        return None
     return BootWatch(dict((name, (lookup_domain(conn, state.vm(name).libvirt_name), state.layout.console_log(name)))
                           for name in names), stall=stall, quiet_for=quiet_for)
 
@@ -183,11 +200,15 @@ def wait_for_ssh(state, vms=None, timeout=300.0, conn=None, stall=60.0):
     for each ended, and the tail of each one's serial console.
     """
     names = _waited_vms(state, vms)
-    watch = _boot_watch(conn, state, names, stall) if conn is not None else None
-    budgets = _budgets(state, names, timeout)
-    why = {}
-    ready, pending = wait_for_logins(_login_targets(state, names), timeout=timeout, why=why, watch=watch,
-                                     budgets=budgets)
+    jumps = Jumps()
+    try:
+        watch = _boot_watch(conn, state, names, stall, jumps)
+        budgets = _budgets(state, names, timeout)
+        why = {}
+        ready, pending = wait_for_logins(_login_targets(state, names), timeout=timeout, why=why, watch=watch,
+                                         budgets=budgets, jumps=jumps)
+    finally:
+        jumps.close()
     if pending:
         raise _no_login(state, budgets, pending, why)
     return ready
@@ -207,13 +228,15 @@ def look_for_ssh(state, conn, vms=None, timeout=300.0, since=None, wait=5.0, sta
     names = _waited_vms(state, vms)
     quiet = dict((name, max(0.0, time.time() - os.path.getmtime(state.layout.console_log(name))))
                  for name in names if os.path.exists(state.layout.console_log(name)))
-    # A multi-host prefix's VMs run on their hypervisors: the controller sees neither their
-    # domains nor their consoles, so their wait is their budget alone.
-    watch = None if state.hypervisors else _boot_watch(conn, state, names, stall, quiet_for=quiet)
-    budgets = _budgets(state, names, timeout)
-    why, given_up = {}, set()
-    ready, _pending = wait_for_logins(_login_targets(state, names), timeout=timeout, budgets=budgets, why=why,
-                                      watch=watch, until=wait, given_up=given_up, elapsed=elapsed)
+    jumps = Jumps()
+    try:
+        watch = _boot_watch(conn, state, names, stall, jumps, quiet_for=quiet)
+        budgets = _budgets(state, names, timeout)
+        why, given_up = {}, set()
+        ready, _pending = wait_for_logins(_login_targets(state, names), timeout=timeout, budgets=budgets, why=why,
+                                          watch=watch, until=wait, given_up=given_up, elapsed=elapsed, jumps=jumps)
+    finally:
+        jumps.close()
     if given_up:
         raise _no_login(state, budgets, sorted(given_up), why)
     looks = {}
@@ -222,9 +245,8 @@ def look_for_ssh(state, conn, vms=None, timeout=300.0, since=None, wait=5.0, sta
             looks[name] = dict(reachable=True, waited=round(ready[name], 1))
         else:
             looks[name] = dict(reachable=False, waited=round(time.time() - since, 1),
-                               console=console_last_line(state.layout, name) if watch else '',
-                               progress=watch.last_progress(name) if watch else
-                               'running on %s, its console there' % state.vm(name).hypervisor)
+                               console='' if state.hypervisors else console_last_line(state.layout, name),
+                               progress=watch.last_progress(name))
     return looks
 
 

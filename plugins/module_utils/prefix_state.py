@@ -315,11 +315,12 @@ class PrefixState(object):
         through = (self.management_net(vm).hypervisors or [vm.hypervisor])[0]
         return self.jump_to(through, 'VM %s is reached through hypervisor %s' % (vm.name, through))
 
-    def jump_to(self, name, why):
+    def jump_to(self, name, why=None):
         """How the controller logs in to hypervisor ``name`` (an ssh.Jump), ``why`` saying what for
         (it starts each error: a hypervisor the state does not describe, a missing ssh_host,
         ssh_key or known_hosts, a port that is not a number). Relative key and known_hosts paths
         are taken relative to the prefix directory."""
+        why = why or 'the controller logs in to hypervisor %s' % name
         place = '%s: hypervisors.%s' % (self.layout.state_file, name)
         try:
             hv = self.hypervisor(name)

@@ -99,7 +99,8 @@ def open_ssh(address, timeout=1.0):
 JUMP_CONNECT_TIMEOUT = 10.0
 
 
-def _where(jump):
+def where(jump):
+    """A hypervisor as messages name it: its name, user, address and port."""
     return 'hypervisor %s (%s@%s port %s)' % (jump.name, jump.user, jump.host, jump.port)
 
 
@@ -115,13 +116,13 @@ def open_jump(jump, timeout=JUMP_CONNECT_TIMEOUT):
     class Refuse(paramiko.MissingHostKeyPolicy):
         def missing_host_key(self, client, hostname, key):
             raise JumpRefused('%s refused: its host key (%s) is not in %s'
-                              % (_where(jump), key.get_name(), jump.known_hosts))
+                              % (where(jump), key.get_name(), jump.known_hosts))
 
     client = paramiko.SSHClient()
     try:
         client.load_host_keys(jump.known_hosts)
     except (IOError, OSError) as err:
-        raise JumpError('cannot read the known_hosts of %s: %s' % (_where(jump), err))
+        raise JumpError('cannot read the known_hosts of %s: %s' % (where(jump), err))
     client.set_missing_host_key_policy(Refuse())
     try:
         client.connect(jump.host, port=int(jump.port), username=jump.user, key_filename=jump.key,
@@ -132,10 +133,10 @@ def open_jump(jump, timeout=JUMP_CONNECT_TIMEOUT):
         raise
     except paramiko.BadHostKeyException as err:
         client.close()
-        raise JumpRefused('%s refused: its host key is not the one in %s (%s)' % (_where(jump), jump.known_hosts, err))
+        raise JumpRefused('%s refused: its host key is not the one in %s (%s)' % (where(jump), jump.known_hosts, err))
     except (paramiko.SSHException, OSError, EOFError) as err:
         client.close()
-        raise JumpError('cannot reach %s: %s: %s' % (_where(jump), type(err).__name__, err))
+        raise JumpError('cannot reach %s: %s: %s' % (where(jump), type(err).__name__, err))
     return client
 
 
@@ -175,8 +176,30 @@ class Jumps(object):
             return None  # the hypervisor could not connect to the VM's port: not listening yet
         except (paramiko.SSHException, OSError, EOFError) as err:
             if client.get_transport() is None or not client.get_transport().is_active():
-                raise JumpError('lost the connection to %s: %s: %s' % (_where(jump), type(err).__name__, err))
+                raise JumpError('lost the connection to %s: %s: %s' % (where(jump), type(err).__name__, err))
             return None
+
+    def run(self, jump, command, timeout=JUMP_CONNECT_TIMEOUT):
+        """The output of ``command`` (a command line for the login shell) run on hypervisor ``jump``
+        on an exec channel of its connection. JumpError when it cannot be run within ``timeout``;
+        the connection is then dropped, so the next call connects again."""
+        import paramiko
+        client = self.client(jump)
+        try:
+            _stdin, stdout, _stderr = client.exec_command(command, timeout=timeout)
+            text = stdout.read().decode('utf-8', 'replace')
+            stdout.channel.recv_exit_status()
+            return text
+        except (paramiko.SSHException, OSError, EOFError) as err:
+            self.drop(jump)
+            raise JumpError('cannot reach %s: %s: %s' % (where(jump), type(err).__name__, err or 'timed out'))
+
+    def drop(self, jump):
+        """Close the connection to ``jump`` (a dead one is never reused)."""
+        with self._lock:
+            client = self._clients.pop(jump, None)
+        if client is not None:
+            client.close()
 
     def close(self):
         with self._lock:
@@ -210,6 +233,39 @@ def try_login(user, address, key, known_hosts, timeout=5.0, sock=None):
             sock.close()
 
 
+def _follow(threads, names, watch, ended, ready, limit, every=0.5):
+    """Wait for the threads of wait_for_logins until each ended, or until ``limit`` (time.monotonic).
+
+    A watch with ``tick`` (hypervisor_watch) looks at the hypervisors from here, between
+    joins, and its ``stopped`` ends the wait of a VM at once, even while its thread is
+    still in a try (left behind: a daemon thread). While a hypervisor of a VM still
+    waited for is in doubt (it failed a look, not yet enough to give up), the looks go
+    on, past ``limit`` and after the VM's thread ended at the end of a slice: a slice
+    (a new process each) must not forget a failing hypervisor before it is given up on.
+    """
+    tick = getattr(watch, 'tick', None)
+    pause = threading.Event()
+    while True:
+        waiting = [name for name in names if name not in ended and name not in ready]
+        alive = [thread for name, thread in zip(names, threads) if name in waiting and thread.is_alive()]
+        doubt = False
+        if tick is not None and (alive or any(watch.in_doubt(name) for name in waiting)):
+            tick()
+            for name in waiting:
+                why = watch.stopped(name)
+                if why:
+                    ended.setdefault(name, why)
+            doubt = any(watch.in_doubt(name) for name in waiting if name not in ended)
+            alive = [thread for name, thread in zip(names, threads)
+                     if name not in ended and name not in ready and thread.is_alive()]
+        if not (alive or doubt) or (time.monotonic() >= limit and not doubt):
+            return
+        if alive:
+            alive[0].join(every if tick is not None else max(0.0, limit - time.monotonic()))
+        else:
+            pause.wait(every)
+
+
 def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max_timeout=None,  # pylint: disable=too-many-arguments
                     budgets=None, until=None, given_up=None, elapsed=0.0, clock=time.monotonic, sleep=time.sleep,
                     jumps=None):
@@ -227,7 +283,9 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     its own. With a ``watch`` (boot_watch.BootWatch), a
     VM whose budget is spent keeps being waited for while it is visibly
     progressing, up to ``max_timeout`` (default 4 x its budget); it is given up on
-    at once when its console shows a kernel panic.
+    at once when its console shows a kernel panic. A watch that also has ``tick``,
+    ``stopped`` and ``in_doubt`` (hypervisor_watch.HypervisorWatch) is ticked from this
+    thread and can end a VM's wait at any time (its ``stopped`` reason; _follow).
     With ``until`` (seconds), it returns after that long at the latest, the VMs
     still waited for being pending too: a set given as ``given_up`` receives the
     pending ones whose wait ended for good (the others may be waited for again).
@@ -247,10 +305,17 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
     slice_end = started + until if until is not None else None
     ready, errors, ended = {}, {}, {}
 
+    stopped = getattr(watch, 'stopped', None)  # a watch that can end a wait early (hypervisor_watch)
+    in_doubt = getattr(watch, 'in_doubt', lambda name: False)
+
     def keep_waiting(name):
         now = clock()
         budget_end, hard_end = origin + budget[name], origin + hard_limit[name]
-        if slice_end is not None and now >= slice_end and now < budget_end:
+        why_stop = stopped(name) if stopped is not None else None
+        if why_stop:
+            ended.setdefault(name, why_stop)
+            return False
+        if slice_end is not None and now >= slice_end and now < budget_end and not in_doubt(name):
             return False  # still within its budget: pending, not given up
         if watch is not None and now < budget_end:
             watch.look(name)  # samples along the way, so a verdict compares recent ones
@@ -266,7 +331,7 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
         if stalled:
             ended[name] = 'its budget of %ss ran out and %s' % (budget[name], stalled)
             return False
-        return slice_end is None or now < slice_end
+        return slice_end is None or now < slice_end or in_doubt(name)
 
     own_jumps = jumps is None
     jumps = Jumps() if own_jumps else jumps
@@ -289,7 +354,7 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
                     return
                 errors[name] = error
             else:
-                errors[name] = 'port 22 of %s not open%s' % (address, '' if jump is None else ' (through %s)' % _where(jump))
+                errors[name] = 'port 22 of %s not open%s' % (address, '' if jump is None else ' (through %s)' % where(jump))
             sleep(poll)
 
     threads = [threading.Thread(target=watch_one, args=(name,) + tuple(target), daemon=True)
@@ -298,8 +363,8 @@ def wait_for_logins(targets, timeout=300.0, poll=0.25, why=None, watch=None, max
         thread.start()
     last_end = origin + max(hard_limit.values() or [0])
     try:
-        for thread in threads:
-            thread.join(max(0.0, min(last_end, slice_end or last_end) - clock()) + 10)
+        _follow(threads, sorted(targets), watch, ended, ready,
+                time.monotonic() + max(0.0, min(last_end, slice_end or last_end) - clock()) + 10)
     finally:
         if own_jumps:
             jumps.close()

@@ -15,11 +15,14 @@ from __future__ import absolute_import, division, print_function
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import subnet_lease, vxlan
-from test_multihost_prefix import http_repo, leftovers, mh_vars, pinned_demo, play, ssh, _remove_parts  # noqa: F401 pylint: disable=unused-import
+import labrun
+from test_multihost_prefix import (http_repo, leftovers, mh_vars, pinned_demo, play, play_without, ssh,  # noqa: F401 pylint: disable=unused-import
+                                   _remove_parts, UNREACHABLE_ENV)
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -70,9 +73,33 @@ def ssh_vm(prefix, address, *command, **kwargs):
                           universal_newlines=True, timeout=120, check=False)
 
 
+def play_losing(host, name, extra, inventory, cwd, marker='TASK [Wait a little for SSH on the VMs]'):
+    """The playbook run, ``host``'s underlay link taken down when its output shows ``marker`` (the controller's
+    wait has begun) and up again once it ended. Returns the run and the seconds from the link's loss to its end."""
+    argv = ['ansible-playbook', 'lago.lago.%s' % name, '-e', json.dumps(extra), '-i', inventory]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, cwd=cwd,
+                            env=labrun._env(UNREACHABLE_ENV))  # pylint: disable=protected-access
+    lines, lost = [], None
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if lost is None and line.startswith(marker):
+                subprocess.run(['ip', 'link', 'set', 'dev', host, 'down'], check=True)
+                lost = time.monotonic()
+        proc.wait(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        subprocess.run(['ip', 'link', 'set', 'dev', host, 'up'], check=True)
+    assert lost is not None, ''.join(lines)[-3000:]
+    return labrun.Run(argv, subprocess.CompletedProcess(argv, proc.returncode, ''.join(lines), '')), \
+        time.monotonic() - lost
+
+
 @pytest.mark.timeout(2 * SSH_BUDGET + 2400)  # start's and revert's waits, and the ten playbooks around them
 def test_multihost_lab_flows(hypervisors, lab_host_dirs, http_repo, tmp_path, unique_name):  # noqa: F811
-    inventory, _addresses = hypervisors
+    inventory, addresses = hypervisors
     work = pinned_demo(tmp_path)
     extra = dict(mh_vars(lab_host_dirs, http_repo, unique_name), lago_collect_output='collected')
     os.makedirs(lab_host_dirs['lease_dir'], exist_ok=True)
@@ -83,8 +110,26 @@ def test_multihost_lab_flows(hypervisors, lab_host_dirs, http_repo, tmp_path, un
         play('init', extra, inventory, work).check()
         state = json.load(open(os.path.join(prefix, 'state.json')))
         short_id = state['short_id']
+        # hv2 unreachable when start begins: hv1 starts its part, the run fails naming hv2 without waiting
+        # for any VM (db01 was never started)
+        began = time.monotonic()
+        failed = play_without('hv2', 'start', extra, inventory, work)
+        print('start with hv2 unreachable failed after %.1f s' % (time.monotonic() - began))
+        assert failed.rc != 0 and 'fatal: [hv2]: UNREACHABLE!' in failed.output, failed.output[-3000:]
+        assert ('hypervisor(s) hv2 did not start their part of the prefix (see the errors above), so start does not '
+                'wait for their VMs (db01); run start again once they can be reached') in failed.output, failed.output[-3000:]
+        assert failed.recap()['hv1']['changed'] and 'Wait a little for SSH' not in failed.output, failed.output[-3000:]
+        # hv2 lost while the controller waits (its part started): the wait ends early naming hv2
+        lost, seconds = play_losing('hv2', 'start', extra, inventory, work)
+        print('start with hv2 lost during the wait failed %.1f s after the loss: %s' % (
+            seconds, [line for line in lost.output.splitlines() if 'cannot reach hypervisor hv2' in line][-1:]))
+        assert lost.rc != 0 and lost.recap()['hv2']['changed'], lost.output[-3000:]
+        assert ('cannot reach hypervisor hv2 (root@%s port 22) that runs db01: 3 tries in' % addresses['hv2']
+                in lost.output), lost.output[-3000:]
+        assert seconds < SSH_BUDGET / 2 and 'its budget of' not in lost.output, (seconds, lost.output[-3000:])
+        # hv2 back: the next start converges, starting nothing twice
         started = play('start', extra, inventory, work).check()
-        assert started.recap()['hv1']['changed'] and started.recap()['hv2']['changed'], started.stdout[-3000:]
+        assert started.recap()['hv1']['changed'] == 0 and started.recap()['hv2']['changed'] == 0, started.stdout[-3000:]
         # start returned when both accepted a login: one try each, no wait of the test's own
         for _host, name in VMS:
             assert '%s: reachable over SSH after' % name in started.stdout, started.stdout[-3000:]

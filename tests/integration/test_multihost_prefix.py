@@ -108,12 +108,15 @@ def play(name, extra, inventory, cwd):
     return labrun.playbook(name, extra, '-i', inventory, cwd=cwd, timeout=1800)
 
 
+# A run during which a hypervisor may be lost: no SSH connection kept open, a short connection timeout.
+UNREACHABLE_ENV = dict(ANSIBLE_SSH_ARGS='-o ControlMaster=no', ANSIBLE_TIMEOUT='10')
+
+
 def play_without(host, name, extra, inventory, cwd):
     """The playbook run while ``host`` cannot be reached (its underlay link down, no SSH connection kept open)."""
     subprocess.run(['ip', 'link', 'set', 'dev', host, 'down'], check=True)
     try:
-        return labrun.playbook(name, extra, '-i', inventory, cwd=cwd, timeout=1800,
-                               env=dict(ANSIBLE_SSH_ARGS='-o ControlMaster=no', ANSIBLE_TIMEOUT='10'))
+        return labrun.playbook(name, extra, '-i', inventory, cwd=cwd, timeout=1800, env=UNREACHABLE_ENV)
     finally:
         subprocess.run(['ip', 'link', 'set', 'dev', host, 'up'], check=True)
 

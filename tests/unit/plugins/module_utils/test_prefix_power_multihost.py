@@ -4,11 +4,13 @@
 from __future__ import absolute_import, division, print_function
 
 import json
+import os
 
 import pytest
 
 from ansible_collections.lago.lago.plugins.module_utils import prefix_power, ssh
 from ansible_collections.lago.lago.plugins.module_utils.errors import PrefixError
+from ansible_collections.lago.lago.plugins.module_utils.hypervisor_watch import HypervisorWatch
 from ansible_collections.lago.lago.tests.unit.plugins.module_utils.test_prefix_state import _multihost
 
 
@@ -36,11 +38,16 @@ def test_a_slice_of_the_wait_logs_in_through_the_jump_and_reports_where_the_vm_r
         return {'vm01': 3.0}, ['vm02']
     monkeypatch.setattr(prefix_power, 'wait_for_logins', logins)
     looks = prefix_power.look_for_ssh(state, _NoLibvirt(), timeout=300, since=None, wait=1)
-    assert seen['watch'] is None
     assert seen['targets']['vm02'][4] == state.jump_for('vm02') and isinstance(seen['targets']['vm02'][4], ssh.Jump)
+    # the watch looks at each VM on its own hypervisor: its domain, its console in that hypervisor's part
+    watch = seen['watch']
+    assert isinstance(watch, HypervisorWatch)
+    assert watch.vms['vm02'] == (state.jump_to('hv2'), 'aaaaaaaa-vm02', os.path.join(state.path, 'logs', 'vm02.console.log'),
+                                 state.jump_for('vm02'))
+    assert watch.vms['vm01'][0] == state.jump_to('hv1') and watch.vms['vm01'][3] == state.jump_for('vm01')
     assert looks['vm01'] == dict(reachable=True, waited=3.0)
     assert looks['vm02']['reachable'] is False and looks['vm02']['console'] == ''
-    assert looks['vm02']['progress'] == 'running on hv2, its console there'
+    assert looks['vm02']['progress'] == 'not watched yet, on hv2'
 
 
 def test_a_vm_that_never_answers_names_its_hypervisor_and_part(tmp_path, monkeypatch):
