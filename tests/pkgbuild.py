@@ -18,6 +18,19 @@ import subprocess
 
 DEFAULT_NAME = 'lago-hello'
 
+# Shell lines for a deploy script: install lago-hello with apt from $LAGO_REPO_URL only (the
+# internal repository; the lab has no internet), as Lago's deploy scripts did with reposetup's.
+APT_INSTALL_HELLO = '''\
+echo "deb [trusted=yes] ${LAGO_REPO_URL} ./" > /etc/apt/sources.list.d/lago.list
+apt_get() {
+    apt-get -o Dir::Etc::SourceList=/etc/apt/sources.list.d/lago.list -o Dir::Etc::SourceParts=- \\
+        -o APT::Get::List-Cleanup=0 "$@"
+}
+export DEBIAN_FRONTEND=noninteractive
+apt_get update
+apt_get install -y --no-install-recommends lago-hello
+'''
+
 
 def _script(name, message):
     return ('#!/bin/sh\n'

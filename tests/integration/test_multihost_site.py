@@ -33,15 +33,7 @@ INSTALL_HELLO = '''\
 #!/bin/sh
 set -eu
 env | grep '^LAGO_' | sort > /var/log/lago-deploy-env.log
-echo "deb [trusted=yes] ${LAGO_REPO_URL} ./" > /etc/apt/sources.list.d/lago.list
-apt_get() {
-    apt-get -o Dir::Etc::SourceList=/etc/apt/sources.list.d/lago.list -o Dir::Etc::SourceParts=- \\
-        -o APT::Get::List-Cleanup=0 "$@"
-}
-export DEBIAN_FRONTEND=noninteractive
-apt_get update
-apt_get install -y --no-install-recommends lago-hello
-'''
+''' + pkgbuild.APT_INSTALL_HELLO
 
 DB01_DEPLOY = '''    metadata:
       deploy-scripts: [$LAGO_INITFILE_PATH/deploy.sh, $LAGO_INITFILE_PATH/install-hello.sh]

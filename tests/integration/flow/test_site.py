@@ -49,19 +49,11 @@ set -e
 env | grep '^LAGO_' | sort > /var/log/lago-deploy-env.log
 '''
 
-# apt reads only the internal repository (the lab has no internet), as Lago's
-# deploy scripts did with the reposetup repository.
+# apt reads only the internal repository; the yum metadata is read over HTTP too.
 INSTALL_HELLO = '''\
 #!/bin/sh
 set -eu
-echo "deb [trusted=yes] ${LAGO_REPO_URL} ./" > /etc/apt/sources.list.d/lago.list
-apt_get() {
-    apt-get -o Dir::Etc::SourceList=/etc/apt/sources.list.d/lago.list -o Dir::Etc::SourceParts=- \\
-        -o APT::Get::List-Cleanup=0 "$@"
-}
-export DEBIAN_FRONTEND=noninteractive
-apt_get update
-apt_get install -y --no-install-recommends lago-hello
+''' + pkgbuild.APT_INSTALL_HELLO + '''\
 python3 - <<'PY'
 import os
 import urllib.request
